@@ -1,0 +1,71 @@
+"""Base fixtures: every test runs with a clean environment and a throwaway HOME.
+
+Tests never touch the developer's real git config: ``GIT_*`` and ``CVAULT_*`` variables
+are cleared, HOME points at a temp dir holding a fixed git identity.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+
+def fixtures_dir() -> Path:
+    """The shared real-file fixtures (override with CVAULT_TEST_FIXTURES)."""
+    return Path(os.environ.get("CVAULT_TEST_FIXTURES", str(DEFAULT_FIXTURES)))
+
+
+_FIXTURES = fixtures_dir()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith(("GIT_", "CVAULT_")) and key != "CVAULT_TEST_FIXTURES":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Artist")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "artist@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Artist")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "artist@example.com")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Artist\n\temail = artist@example.com\n"
+        "[init]\n\tdefaultBranch = main\n"
+    )
+    return home
+
+
+@pytest.fixture
+def fixture_file():
+    """Return a function mapping a name under shared/fixtures to its path, or skip."""
+
+    def get(relative: str) -> Path:
+        path = _FIXTURES / relative
+        if not path.exists():
+            pytest.skip(f"shared fixture {relative} not found under {_FIXTURES} "
+                        "(set CVAULT_TEST_FIXTURES to the shared/fixtures folder)")
+        return path
+
+    return get
+
+
+def run_git(cwd: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    """Run the real git binary in ``cwd``."""
+    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, **kw)
+
+
+def run_cli(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run ``cvault`` as a subprocess (coverage follows it)."""
+    return subprocess.run([sys.executable, "-m", "creativevault", *args], cwd=cwd,
+                          check=check, capture_output=True, text=True, **kw)
