@@ -1,0 +1,181 @@
+"""The on-disk index: (entry type, key) -> where the entry lives (docs/formats/index.md).
+
+SQLite in WAL mode, so lookups never hold every chunk id in memory, readers never block
+the writer, and a crash mid-update rolls back cleanly. Rows are only ever added after the
+pack they point into is durable; the index can always be rebuilt from the packs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from creativevault.errors import StoreFormatError
+
+__all__ = ["INDEX_SCHEMA_VERSION", "Index", "IndexRow"]
+
+INDEX_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    type INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    pack TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    stored_len INTEGER NOT NULL,
+    plain_len INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (type, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_pack ON entries (pack);
+"""
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """Where one entry lives. ``size`` is the file size for manifests, else ``plain_len``."""
+
+    type: int
+    key: bytes
+    pack: str
+    offset: int
+    stored_len: int
+    plain_len: int
+    flags: int
+    size: int
+
+    def as_tuple(self) -> tuple[int, bytes, str, int, int, int, int, int]:
+        """The row in column order."""
+        return (self.type, self.key, self.pack, self.offset, self.stored_len,
+                self.plain_len, self.flags, self.size)
+
+
+_COLUMNS = "type, key, pack, offset, stored_len, plain_len, flags, size"
+
+
+class Index:
+    """One connection to the index database; thread-safe through an internal lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
+                                 (str(INDEX_SCHEMA_VERSION),))
+                (version,) = self._db.execute(
+                    "SELECT value FROM meta WHERE name='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreFormatError(f"cannot open the store index: {exc}", path=path) from exc
+        if version != str(INDEX_SCHEMA_VERSION):
+            self._db.close()
+            raise StoreFormatError("unknown index schema version", path=path,
+                                   expected=INDEX_SCHEMA_VERSION, actual=version)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def get(self, etype: int, key: bytes) -> IndexRow | None:
+        """The row for one entry, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE type=? AND key=?", (etype, key)
+            ).fetchone()
+        return IndexRow(*row) if row else None
+
+    def contains(self, etype: int, key: bytes) -> bool:
+        """True when the entry is indexed."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM entries WHERE type=? AND key=?", (etype, key)
+            ).fetchone() is not None
+
+    def add(self, rows: Iterable[IndexRow]) -> None:
+        """Insert rows in one transaction; rows already present are kept (INSERT OR IGNORE)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (r.as_tuple() for r in rows))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def replace_pack(self, old_pack: str, moved: Iterable[IndexRow]) -> None:
+        """Atomically point ``moved`` rows at their new pack and drop the rest of ``old_pack``."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (r.as_tuple() for r in moved))
+                self._db.execute("DELETE FROM entries WHERE pack=?", (old_pack,))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def rows(self, pack: str | None = None, etype: int | None = None) -> Iterator[IndexRow]:
+        """Every row (of one pack and/or type), materialised in pages to bound memory."""
+        where, args = [], []
+        if pack is not None:
+            where.append("pack=?")
+            args.append(pack)
+        if etype is not None:
+            where.append("type=?")
+            args.append(etype)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        last: tuple[int, bytes] = (-1, b"")
+        while True:
+            page_where = clause + (" AND " if clause else " WHERE ") + "(type, key) > (?, ?)"
+            with self._lock:
+                page = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM entries{page_where} ORDER BY type, key LIMIT 4096",
+                    (*args, *last)).fetchall()
+            if not page:
+                return
+            for row in page:
+                yield IndexRow(*row)
+            last = (page[-1][0], page[-1][1])
+
+    def packs(self) -> dict[str, int]:
+        """Pack name -> number of rows pointing into it."""
+        with self._lock:
+            return dict(self._db.execute(
+                "SELECT pack, COUNT(*) FROM entries GROUP BY pack").fetchall())
+
+    def counts(self) -> tuple[int, int, int]:
+        """``(chunks, manifests, logical bytes of all manifests)``."""
+        with self._lock:
+            chunks = self._db.execute("SELECT COUNT(*) FROM entries WHERE type=1").fetchone()[0]
+            files, logical = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM entries WHERE type=2").fetchone()
+        return chunks, files, logical
+
+    def replace_all(self, rows: Iterable[IndexRow]) -> None:
+        """Replace the whole index with ``rows`` in one transaction (index rebuild)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM entries")
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    (r.as_tuple() for r in rows))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")

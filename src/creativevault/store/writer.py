@@ -1,0 +1,347 @@
+"""Write sessions: a two-thread pipeline from input streams into new packs.
+
+Thread 1 (the caller) reads, chunks, hashes (SHA-256 of the stream, BLAKE3 per chunk)
+and drops chunks the store already has. Thread 2 compresses and appends new entries to
+the current pack. A bounded queue of a few chunks between them keeps memory flat;
+hashlib, blake3 and zstandard release the GIL, so the two threads overlap on two cores.
+
+Visibility follows the write order of the store: a pack is fsynced and renamed before
+any index row points into it. Chunk rows of a full pack are committed when it rolls
+over; manifest rows (what makes a file visible) only when the session ends cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import sqlite3
+import stat as stat_mod
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO
+
+from blake3 import blake3
+
+from creativevault.errors import (
+    DiskFullError,
+    FileChangedError,
+    FileVanishedError,
+    StoreError,
+)
+from creativevault.store.chunker import iter_chunks
+from creativevault.store.compression import Compressor, is_precompressed
+from creativevault.store.durable import check_free_space, is_disk_full, to_disk_full
+from creativevault.store.index import Index, IndexRow
+from creativevault.store.lock import StoreLock
+from creativevault.store.manifest import Manifest
+from creativevault.store.pack import (
+    ENTRY_CHUNK,
+    ENTRY_HEADER_SIZE,
+    ENTRY_MANIFEST,
+    FLAG_ZSTD,
+    PackWriter,
+)
+from creativevault.types import Progress, StoredFile
+
+if TYPE_CHECKING:
+    from creativevault.store.store import Store
+
+__all__ = ["QUEUE_CHUNKS", "StoreWriter"]
+
+#: chunks in flight between the two threads (memory ~ this many maximum-size chunks)
+QUEUE_CHUNKS = 8
+
+
+@dataclass
+class _Entry:
+    etype: int
+    key: bytes
+    data: bytes
+    compress: bool
+    name: str
+    size: int  # file size for manifests, plain length for chunks
+
+
+@dataclass
+class _Barrier:
+    done: threading.Event
+    added: int = 0
+
+
+class _Finish:
+    def __init__(self, commit: bool) -> None:
+        self.commit = commit
+        self.done = threading.Event()
+
+
+class _PackWorker(threading.Thread):
+    """Thread 2: compresses entries and appends them to packs; owns its index connection."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(name="cvault-pack-writer", daemon=True)
+        self.store = store
+        self.queue: queue.Queue[_Entry | _Barrier | _Finish] = queue.Queue(QUEUE_CHUNKS)
+        self.error: BaseException | None = None
+        self._compressor = Compressor(store.compression_level)
+        self._pack: PackWriter | None = None
+        self._chunk_rows: list[IndexRow] = []
+        self._manifest_rows: list[IndexRow] = []
+        self._added = 0
+        self._storing = "<none>"
+        self._index: Index | None = None
+
+    def run(self) -> None:
+        try:
+            self._index = Index(self.store.index_path)
+        except BaseException as exc:  # surfaced to the caller at the next barrier
+            self.error = exc
+        while True:
+            item = self.queue.get()
+            if isinstance(item, _Finish):
+                if self.error is None:
+                    self._guard(lambda commit=item.commit: self._finish(commit))  # type: ignore[misc]
+                if item.commit is False or self.error is not None:
+                    self._discard()
+                if self._index is not None:
+                    self._index.close()
+                item.done.set()
+                return
+            if isinstance(item, _Barrier):
+                item.added, self._added = self._added, 0
+                item.done.set()
+                continue
+            if self.error is None:
+                self._storing = item.name
+                self._guard(lambda item=item: self._append(item))  # type: ignore[misc]
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except BaseException as exc:
+            self.error = self._convert(exc)
+            self._discard()
+
+    def _convert(self, exc: BaseException) -> BaseException:
+        if is_disk_full(exc):
+            return to_disk_full(exc, store=self.store.root, name=self._storing)  # type: ignore[arg-type]
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            return DiskFullError(f"disk full while updating the index of the store at "
+                                 f"{self.store.root} (storing {self._storing})", path=self._storing)
+        if isinstance(exc, OSError):
+            return StoreError(f"cannot write a pack in {self.store.packs_dir} while storing "
+                              f"{self._storing}: {exc}", path=self._storing)
+        return exc
+
+    def _append(self, item: _Entry) -> None:
+        if self._pack is None:
+            self._pack = PackWriter(self.store.packs_dir, self.store.opener)
+        flags = 0
+        stored = item.data
+        if item.compress:
+            stored, compressed = self._compressor.compress(item.data)
+            flags = FLAG_ZSTD if compressed else 0
+        offset = self._pack.append(item.etype, item.key, stored, len(item.data), flags)
+        row = IndexRow(item.etype, item.key, self._pack.name, offset, len(stored),
+                       len(item.data), flags, item.size)
+        (self._chunk_rows if item.etype == ENTRY_CHUNK else self._manifest_rows).append(row)
+        self._added += ENTRY_HEADER_SIZE + len(stored)
+        if self._pack.size >= self.store.pack_target_size:
+            self._publish()
+
+    def _publish(self) -> None:
+        pack, self._pack = self._pack, None
+        if pack is None:
+            return
+        pack.publish()
+        assert self._index is not None
+        # Chunks of a durable pack may be indexed at once: without a manifest they are
+        # invisible, and indexing them early keeps a killed session's packs referenced.
+        self._index.add(self._chunk_rows)
+        self._chunk_rows = []
+
+    def _finish(self, commit: bool) -> None:
+        if not commit:
+            return
+        self._publish()
+        assert self._index is not None
+        self._index.add(self._manifest_rows)
+        self._manifest_rows = []
+
+    def _discard(self) -> None:
+        pack, self._pack = self._pack, None
+        if pack is not None:
+            pack.discard()
+        self._chunk_rows = []
+        self._manifest_rows = []
+
+
+class StoreWriter:
+    """A write session: ``with store.writer() as w: w.put_file(path)``.
+
+    Holds the store lock for its life. Files put in a session become visible when the
+    ``with`` block exits without an exception; an exception discards the pack being
+    written and leaves the index untouched. After a failed put (e.g. disk full) the
+    session is spoiled: later puts and a clean exit re-raise that first error.
+    """
+
+    def __init__(self, store: Store, *, progress: Progress | None = None) -> None:
+        self._store = store
+        self._progress = progress or Progress()
+        self._lock = StoreLock(store.lock_path, timeout=store.lock_timeout)
+        self._worker: _PackWorker | None = None
+        self._session_chunks: set[bytes] = set()
+        self._session_files: set[bytes] = set()
+        self._failed: BaseException | None = None
+        self._params = store.chunker
+
+    # -- session -------------------------------------------------------------------------
+
+    def __enter__(self) -> StoreWriter:
+        self._lock.acquire()
+        self._worker = _PackWorker(self._store)
+        self._worker.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        worker, self._worker = self._worker, None
+        try:
+            if worker is None:
+                return
+            commit = exc is None and self._failed is None
+            finish = _Finish(commit)
+            worker.queue.put(finish)
+            finish.done.wait()
+            worker.join()
+            if exc is None:
+                if self._failed is not None:
+                    raise self._failed
+                if worker.error is not None:
+                    raise worker.error
+        finally:
+            self._lock.release()
+
+    def _require_open(self) -> _PackWorker:
+        if self._worker is None:
+            raise StoreError("StoreWriter used outside its `with` block")
+        if self._failed is not None:
+            raise self._failed
+        return self._worker
+
+    def _send(self, worker: _PackWorker, item: _Entry | _Barrier) -> None:
+        worker.queue.put(item)
+
+    def _barrier(self, worker: _PackWorker) -> int:
+        barrier = _Barrier(threading.Event())
+        worker.queue.put(barrier)
+        barrier.done.wait()
+        if worker.error is not None:
+            self._failed = worker.error
+            raise worker.error
+        return barrier.added
+
+    # -- puts ----------------------------------------------------------------------------
+
+    def put_file(self, path: Path) -> StoredFile:
+        """Store the file at ``path``, streaming it; return its id and sizes.
+
+        Raises :class:`FileVanishedError` if it cannot be opened, :class:`FileChangedError`
+        if it changed while being read (nothing of it becomes visible) and
+        :class:`DiskFullError` if the volume lacks its size plus a safety margin.
+        """
+        worker = self._require_open()
+        path = Path(path)
+        try:
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            raise FileVanishedError(f"cannot read the file: {exc.strerror or exc}",
+                                    path=path) from exc
+        try:
+            before = os.fstat(fh.fileno())
+            if not stat_mod.S_ISREG(before.st_mode):
+                raise FileVanishedError("not a regular file", path=path)
+            check_free_space(self._store.root, before.st_size, name=str(path))
+            self._lock.refresh()
+            result = self._put(worker, fh, str(path), stat_before=before, path=path)
+        finally:
+            fh.close()
+        return result
+
+    def put_stream(self, stream: BinaryIO, *, name: str = "<stream>") -> StoredFile:
+        """Store everything readable from ``stream`` (``readinto`` or ``read``)."""
+        worker = self._require_open()
+        check_free_space(self._store.root, 0, name=name)
+        self._lock.refresh()
+        return self._put(worker, stream, name)
+
+    def put_bytes(self, data: bytes) -> StoredFile:
+        """Store an in-memory byte string."""
+        import io
+
+        worker = self._require_open()
+        check_free_space(self._store.root, len(data), name="<bytes>")
+        return self._put(worker, io.BytesIO(data), "<bytes>")
+
+    def _put(self, worker: _PackWorker, stream: BinaryIO, name: str, *,
+             stat_before: os.stat_result | None = None, path: Path | None = None) -> StoredFile:
+        progress = self._progress
+        progress.item(name)
+        index = self._store.index
+        whole = hashlib.sha256()
+        chunks: list[tuple[bytes, int]] = []
+        size = 0
+        compress: bool | None = None
+        try:
+            for view in iter_chunks(stream, self._params):
+                data = bytes(view)  # the chunker reuses its buffer
+                if compress is None:
+                    compress = not is_precompressed(data[:16])
+                whole.update(data)
+                key = blake3(data).digest()
+                chunks.append((key, len(data)))
+                size += len(data)
+                if key not in self._session_chunks and not index.contains(ENTRY_CHUNK, key):
+                    self._session_chunks.add(key)
+                    self._send(worker, _Entry(ENTRY_CHUNK, key, data, compress, name, len(data)))
+                    if worker.error is not None:
+                        break
+                progress.advance(len(data))
+        except OSError as exc:
+            if path is not None:
+                raise FileVanishedError(f"reading failed: {exc.strerror or exc}",
+                                        path=path) from exc
+            raise StoreError(f"reading {name} failed: {exc}", path=name) from exc
+        if worker.error is None and stat_before is not None and path is not None:
+            try:
+                self._check_unchanged(path, stat_before, size)
+            except FileChangedError:
+                self._barrier(worker)  # its chunks stay in the pack, unreferenced
+                raise
+        file_id = whole.digest()
+        if (worker.error is None and file_id not in self._session_files
+                and not index.contains(ENTRY_MANIFEST, file_id)):
+            manifest = Manifest(size=size, chunks=tuple(chunks)).encode()
+            self._send(worker, _Entry(ENTRY_MANIFEST, file_id, manifest, True, name, size))
+            self._session_files.add(file_id)
+        added = self._barrier(worker)
+        return StoredFile(file_id=file_id.hex(), size=size, added_bytes=added,
+                          chunks=len(chunks))
+
+    @staticmethod
+    def _check_unchanged(path: Path, before: os.stat_result, size_read: int) -> None:
+        try:
+            after = os.stat(path)
+        except OSError as exc:
+            raise FileVanishedError(f"the file disappeared while being read: {exc.strerror}",
+                                    path=path) from exc
+        old = (before.st_size, before.st_mtime_ns, before.st_ino, before.st_ctime_ns)
+        new = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns)
+        if old != new or size_read != before.st_size:
+            raise FileChangedError(
+                "the file changed while it was being stored; nothing of it was kept, retry",
+                path=path, expected=f"size {before.st_size}", actual=f"size {after.st_size}, "
+                f"read {size_read}")
