@@ -1,0 +1,107 @@
+"""``cvault`` / ``git cvault``: argument parsing, dispatch, one-line errors, exit codes.
+
+The exit-code table below is the one place codes are chosen (documented in docs/cli.md).
+Commands live in ``cli/cmd_<verb>.py``; each has ``register(subparsers)`` and
+``run(args, out) -> int``. The library is imported lazily so ``cvault --version`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import TextIO
+
+from creativevault import __version__
+from creativevault import errors as E
+
+__all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
+
+COMMANDS = ("init", "add", "commit", "status", "log", "show", "checkout", "restore", "rm",
+            "mv", "branch", "cat", "rescue", "fsck", "gc", "hook")
+
+#: exception class -> exit code; the first matching entry (most specific first) wins.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (E.NotAVaultError, 3),
+    (E.RevisionNotFoundError, 2),
+    (E.PathNotFoundError, 2),
+    (E.UsageError, 2),
+    (E.InputFileError, 4),
+    (E.PointerError, 5),
+    (E.CorruptObjectError, 5),
+    (E.StoreFormatError, 5),
+    (E.ObjectMissingError, 6),
+    (E.DiskFullError, 7),
+    (E.LockedError, 8),
+    (E.WorktreeError, 9),
+    (E.GitError, 10),
+    (E.VaultError, 1),
+)
+EXIT_INTERRUPTED = 130
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The process exit code for an error raised by the library."""
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cvault", description="Version control for large creative files.")
+    parser.add_argument("--version", action="version", version=f"cvault {__version__}")
+    parser.add_argument("-C", dest="directory", metavar="PATH",
+                        help="run as if cvault was started in PATH")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"creativevault.cli.cmd_{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        out.write(f"cvault {__version__}\n")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(out)
+        return 2
+    import os
+
+    if args.directory:
+        try:
+            os.chdir(args.directory)
+        except OSError as exc:
+            sys.stderr.write(f"cvault: {args.directory}: {exc.strerror}\n")
+            return 2
+    module = importlib.import_module(f"creativevault.cli.cmd_{args.command}")
+    try:
+        return int(module.run(args, out) or 0)
+    except E.VaultError as exc:
+        sys.stderr.write(f"cvault: error: {exc}\n")
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        sys.stderr.write("cvault: interrupted; the vault is unchanged past the last "
+                         "completed step\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        # Safety net: the library converts OSError at its boundaries; anything left is
+        # still reported as one line naming the file.
+        import errno
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"cvault: error: {where}{exc.strerror or exc}\n")
+        return 7 if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,420 @@
+"""The one place that talks to dulwich: objects, refs, reflogs, the git index, trees.
+
+Everything dulwich raises is converted here into :class:`~creativevault.errors.GitError`
+or a more precise :class:`~creativevault.errors.VaultError`.
+"""
+
+from __future__ import annotations
+
+import re
+import stat as statmod
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dulwich.errors import NotGitRepository
+from dulwich.index import Index, IndexEntry
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.objectspec import parse_commit
+from dulwich.repo import Repo, get_user_identity
+
+from creativevault.errors import GitError, NotAVaultError, RevisionNotFoundError
+
+__all__ = [
+    "CommitData",
+    "FlatEntry",
+    "GitRepo",
+    "MODE_EXEC",
+    "MODE_FILE",
+]
+
+_REV_SUFFIX = re.compile(r"^(.*?)((?:[~^][0-9]*)*)$")
+_REV_STEP = re.compile(r"([~^])([0-9]*)")
+MODE_FILE = 0o100644
+MODE_EXEC = 0o100755
+_MODE_LINK = 0o120000
+_MODE_GITLINK = 0o160000
+
+
+@dataclass(frozen=True)
+class FlatEntry:
+    """One file of a flattened tree or index: mode and 40-hex blob id."""
+
+    mode: int
+    blob_id: str
+
+
+@dataclass(frozen=True)
+class CommitData:
+    """A commit, decoded."""
+
+    id: str
+    tree: str
+    parents: tuple[str, ...]
+    author: str
+    committer: str
+    author_time: int
+    author_tz: int
+    commit_time: int
+    message: str
+
+
+def _commit_data(c: Commit) -> CommitData:
+    return CommitData(
+        id=c.id.decode(),
+        tree=c.tree.decode(),
+        parents=tuple(p.decode() for p in c.parents),
+        author=c.author.decode("utf-8", "replace"),
+        committer=c.committer.decode("utf-8", "replace"),
+        author_time=c.author_time,
+        author_tz=c.author_timezone,
+        commit_time=c.commit_time,
+        message=c.message.decode("utf-8", "replace"),
+    )
+
+
+class GitRepo:
+    """A git repository on disk, seen through dulwich."""
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+        self.worktree = Path(repo.path)
+        self.git_dir = Path(repo.controldir())
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def init(cls, worktree: Path, *, branch: str = "main") -> GitRepo:
+        """Create a new repository in ``worktree`` (which may hold files already)."""
+        worktree.mkdir(parents=True, exist_ok=True)
+        try:
+            repo = Repo.init(str(worktree))
+        except OSError as exc:
+            raise GitError(f"cannot create a git repository: {exc.strerror}", path=worktree) from exc
+        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        return cls(repo)
+
+    @classmethod
+    def discover(cls, start: Path) -> GitRepo:
+        """Open the repository containing ``start`` (searching upwards)."""
+        start = start.resolve()
+        for candidate in (start, *start.parents):
+            if (candidate / ".git").exists():
+                try:
+                    return cls(Repo(str(candidate)))
+                except NotGitRepository as exc:
+                    raise NotAVaultError("not a git repository", path=candidate) from exc
+        raise NotAVaultError("not a vault (no .git found here or in any parent folder)",
+                             path=start)
+
+    def close(self) -> None:
+        self._repo.close()
+
+    # -- objects -----------------------------------------------------------------------
+    def add_blob(self, data: bytes) -> str:
+        """Store ``data`` as a blob; return its id."""
+        blob = Blob.from_string(data)
+        self._repo.object_store.add_object(blob)
+        return blob.id.decode()
+
+    def add_blob_from_file(self, path: Path) -> str:
+        """Store a small working file as a blob."""
+        return self.add_blob(path.read_bytes())
+
+    @staticmethod
+    def blob_id_for(data: bytes) -> str:
+        """The id ``data`` would have as a blob, without storing it."""
+        return Blob.from_string(data).id.decode()
+
+    def read_blob(self, blob_id: str) -> bytes:
+        try:
+            obj = self._repo.object_store[blob_id.encode()]
+        except KeyError as exc:
+            raise GitError(f"git object {blob_id} is missing") from exc
+        if not isinstance(obj, Blob):
+            raise GitError(f"git object {blob_id} is not a blob")
+        return obj.as_raw_string()
+
+    def has_object(self, object_id: str) -> bool:
+        return object_id.encode() in self._repo.object_store
+
+    # -- revisions ---------------------------------------------------------------------
+    def resolve(self, rev: str) -> str:
+        """Resolve a revision (``HEAD``, ``main``, ``HEAD~2``, ``main^2``, a hex prefix)."""
+        match = _REV_SUFFIX.match(rev)
+        if not match or not match.group(1):
+            raise RevisionNotFoundError(f"unknown revision '{rev}'")
+        base, suffix = match.group(1), match.group(2)
+        try:
+            commit = parse_commit(self._repo, base.encode())
+        except (KeyError, ValueError, IndexError) as exc:
+            raise RevisionNotFoundError(f"unknown revision '{rev}'") from exc
+        cid = commit.id.decode()
+        for op, num in _REV_STEP.findall(suffix):
+            n = int(num) if num else 1
+            if op == "~":
+                for _ in range(n):
+                    cid = self._parent(cid, 1, rev)
+            elif n:
+                cid = self._parent(cid, n, rev)
+        return cid
+
+    def _parent(self, cid: str, n: int, rev: str) -> str:
+        parents = self.commit(cid).parents
+        if len(parents) < n:
+            raise RevisionNotFoundError(f"unknown revision '{rev}' (history is shorter)")
+        return parents[n - 1]
+
+    def head_commit(self) -> str | None:
+        """The commit HEAD points to, or ``None`` on an unborn branch."""
+        try:
+            return self._repo.refs[b"HEAD"].decode()
+        except KeyError:
+            return None
+
+    def head_branch(self) -> str | None:
+        """The branch HEAD is attached to (``main``), or ``None`` when detached."""
+        names, _ = self._repo.refs.follow(b"HEAD")
+        target = names[-1]
+        if target.startswith(b"refs/heads/"):
+            return target[len(b"refs/heads/"):].decode()
+        return None
+
+    def commit(self, commit_id: str) -> CommitData:
+        try:
+            obj = self._repo.object_store[commit_id.encode()]
+        except KeyError as exc:
+            raise RevisionNotFoundError(f"commit {commit_id} is missing") from exc
+        if not isinstance(obj, Commit):
+            raise RevisionNotFoundError(f"{commit_id} is not a commit")
+        return _commit_data(obj)
+
+    def walk(self, include: Iterable[str], *, max_entries: int | None = None,
+             paths: list[str] | None = None) -> Iterator[CommitData]:
+        """Commits reachable from ``include``, newest first (git log order)."""
+        walker = self._repo.get_walker(
+            include=[c.encode() for c in include], max_entries=max_entries,
+            paths=[p.encode() for p in paths] if paths else None)
+        for entry in walker:
+            yield _commit_data(entry.commit)
+
+    # -- trees -------------------------------------------------------------------------
+    def flat_tree(self, tree_id: str | None) -> dict[str, FlatEntry]:
+        """All files of a tree, by '/'-separated path."""
+        if tree_id is None:
+            return {}
+        out: dict[str, FlatEntry] = {}
+        for entry in self._repo.object_store.iter_tree_contents(tree_id.encode()):
+            if entry.mode in (_MODE_GITLINK,):
+                continue
+            out[entry.path.decode("utf-8", "surrogateescape")] = FlatEntry(
+                entry.mode, entry.sha.decode())
+        return out
+
+    def commit_tree_flat(self, commit_id: str | None) -> dict[str, FlatEntry]:
+        if commit_id is None:
+            return {}
+        return self.flat_tree(self.commit(commit_id).tree)
+
+    def write_tree(self, entries: Mapping[str, FlatEntry]) -> str:
+        """Build and store the tree objects for a flat path -> entry map."""
+        root: dict = {}
+        for path, entry in entries.items():
+            node = root
+            parts = path.split("/")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = entry
+        store = self._repo.object_store
+
+        def build(node: dict) -> bytes:
+            tree = Tree()
+            for name, child in node.items():
+                if isinstance(child, dict):
+                    tree.add(name.encode("utf-8", "surrogateescape"), statmod.S_IFDIR,
+                             build(child))
+                else:
+                    tree.add(name.encode("utf-8", "surrogateescape"), child.mode,
+                             child.blob_id.encode())
+            store.add_object(tree)
+            return tree.id
+
+        return build(root).decode()
+
+    # -- commits and refs --------------------------------------------------------------
+    def identity(self, kind: str = "AUTHOR") -> str:
+        return get_user_identity(self._repo.get_config_stack(), kind=kind).decode(
+            "utf-8", "replace")
+
+    def create_commit(self, tree_id: str, parents: list[str], message: str, *,
+                      author: str | None = None, when: int | None = None) -> str:
+        """Store a commit object; refs are not touched."""
+        c = Commit()
+        c.tree = tree_id.encode()
+        c.parents = [p.encode() for p in parents]
+        now = int(time.time()) if when is None else when
+        tz = -time.timezone if not time.localtime(now).tm_isdst else -time.altzone
+        c.author = (author or self.identity("AUTHOR")).encode()
+        c.committer = self.identity("COMMITTER").encode()
+        c.author_time = c.commit_time = now
+        c.author_timezone = c.commit_timezone = tz
+        c.encoding = b"UTF-8"
+        c.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
+        self._repo.object_store.add_object(c)
+        return c.id.decode()
+
+    def update_ref(self, name: str, new: str, old: str | None, reflog_message: str) -> None:
+        """Move ``name`` (following symbolic refs, e.g. HEAD) from ``old`` to ``new``."""
+        ok = self._repo.refs.set_if_equals(
+            name.encode(), old.encode() if old else None, new.encode(),
+            committer=self.identity("COMMITTER").encode(), message=reflog_message.encode())
+        if not ok:
+            raise GitError(f"{name} moved while cvault was updating it; try again")
+
+    def set_head_branch(self, branch: str) -> None:
+        self._repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+
+    def set_head_detached(self, commit_id: str, reflog_message: str) -> None:
+        self._repo.refs.remove_if_equals(b"HEAD", None)
+        self._repo.refs.set_if_equals(b"HEAD", None, commit_id.encode(),
+                                      committer=self.identity("COMMITTER").encode(),
+                                      message=reflog_message.encode())
+
+    def ref(self, name: str) -> str | None:
+        try:
+            return self._repo.refs[name.encode()].decode()
+        except KeyError:
+            return None
+
+    def set_ref(self, name: str, value: str, reflog_message: str) -> None:
+        self._repo.refs.set_if_equals(name.encode(), None, value.encode(),
+                                      committer=self.identity("COMMITTER").encode(),
+                                      message=reflog_message.encode())
+
+    def delete_ref(self, name: str) -> None:
+        self._repo.refs.remove_if_equals(name.encode(), None)
+
+    def branches(self) -> dict[str, str]:
+        refs = self._repo.refs.as_dict(b"refs/heads")
+        return {k.decode(): v.decode() for k, v in refs.items()}
+
+    def all_ref_targets(self) -> dict[str, str]:
+        """Every ref (branches, tags, notes, cvault's own) and its object id."""
+        out: dict[str, str] = {}
+        for name in self._repo.refs.allkeys():
+            if name == b"HEAD":
+                continue
+            try:
+                out[name.decode()] = self._repo.refs[name].decode()
+            except KeyError:
+                continue
+        head = self.head_commit()
+        if head:
+            out["HEAD"] = head
+        return out
+
+    def reflog_commits(self) -> set[str]:
+        """Every commit id any reflog mentions (old and new side)."""
+        logs = self.git_dir / "logs"
+        ids: set[str] = set()
+        if not logs.is_dir():
+            return ids
+        for path in logs.rglob("*"):
+            if not path.is_file():
+                continue
+            try:
+                for line in path.read_bytes().splitlines():
+                    parts = line.split(b" ", 2)
+                    for part in parts[:2]:
+                        if len(part) == 40 and part != b"0" * 40:
+                            ids.add(part.decode())
+            except OSError:
+                continue
+        return ids
+
+    def reflog(self, ref: str) -> list[tuple[str, str, int, str]]:
+        """Entries of one reflog, newest first: (old, new, timestamp, message)."""
+        out = []
+        for e in self._repo.read_reflog(ref.encode()):
+            out.append((e.old_sha.decode(), e.new_sha.decode(), e.timestamp,
+                        e.message.decode("utf-8", "replace")))
+        out.reverse()
+        return out
+
+    def ancestors(self, commit_id: str) -> set[str]:
+        """Commit ids reachable from ``commit_id`` (inclusive)."""
+        seen: set[str] = set()
+        stack = [commit_id]
+        while stack:
+            cid = stack.pop()
+            if cid in seen or not self.has_object(cid):
+                continue
+            seen.add(cid)
+            stack.extend(self.commit(cid).parents)
+        return seen
+
+    # -- the git index -----------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        return self.git_dir / "index"
+
+    def read_index(self) -> dict[str, IndexEntry]:
+        """The git index as path -> dulwich IndexEntry (stage 0 only)."""
+        try:
+            index = Index(str(self.index_path))
+        except OSError as exc:
+            raise GitError(f"cannot read the git index: {exc}", path=self.index_path) from exc
+        out: dict[str, IndexEntry] = {}
+        for path, entry in index.items():
+            if isinstance(entry, IndexEntry):
+                out[path.decode("utf-8", "surrogateescape")] = entry
+        return out
+
+    def write_index(self, entries: Mapping[str, IndexEntry]) -> None:
+        """Replace the git index with ``entries`` (written atomically by dulwich)."""
+        index = Index(str(self.index_path), read=False)
+        for path in sorted(entries, key=lambda p: p.encode("utf-8", "surrogateescape")):
+            index[path.encode("utf-8", "surrogateescape")] = entries[path]
+        index.write()
+
+    @staticmethod
+    def index_entry(st, blob_id: str, mode: int) -> IndexEntry:
+        """An index entry carrying the working file's stat (so plain ``git status`` agrees)."""
+        return IndexEntry(
+            ctime=(int(st.st_ctime_ns // 1_000_000_000), int(st.st_ctime_ns % 1_000_000_000)),
+            mtime=(int(st.st_mtime_ns // 1_000_000_000), int(st.st_mtime_ns % 1_000_000_000)),
+            dev=st.st_dev & 0xFFFFFFFF, ino=st.st_ino & 0xFFFFFFFF, mode=mode,
+            uid=getattr(st, "st_uid", 0) & 0xFFFFFFFF, gid=getattr(st, "st_gid", 0) & 0xFFFFFFFF,
+            size=st.st_size & 0xFFFFFFFF, sha=blob_id.encode())
+
+    @staticmethod
+    def index_entry_unstat(blob_id: str, mode: int) -> IndexEntry:
+        """An index entry with no stat data (git will re-check the file)."""
+        return IndexEntry(ctime=(0, 0), mtime=(0, 0), dev=0, ino=0, mode=mode, uid=0, gid=0,
+                          size=0, sha=blob_id.encode())
+
+    def index_signature(self) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the index file, to notice changes made by plain git."""
+        try:
+            st = self.index_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
+    # -- config ------------------------------------------------------------------------
+    def config_get(self, section: str, name: str) -> str | None:
+        try:
+            value = self._repo.get_config_stack().get((section.encode(),), name.encode())
+        except KeyError:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def config_set(self, section: str, name: str, value: str) -> None:
+        config = self._repo.get_config()
+        config.set((section.encode(),), name.encode(), value.encode())
+        config.write_to_path()
+
+
+def mode_for(st) -> int:
+    """The git file mode for a working file's stat."""
+    return MODE_EXEC if st.st_mode & 0o111 else MODE_FILE

@@ -1,0 +1,58 @@
+"""Install cvault's git hooks without replacing the ones a repository already has.
+
+The hook scripts live in the package's ``hooks/`` folder. A hook the repository had before
+is renamed to ``<name>.cvault-chained`` and the cvault hook runs it first, passing its exit
+status through; re-installing is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["HOOK_NAMES", "MARKER", "chained_hooks", "install"]
+
+HOOK_NAMES = ("pre-commit",)
+MARKER = "Installed by CreativeVault"
+
+
+def _template(name: str) -> str:
+    return resources.files("creativevault").joinpath("hooks", name).read_text(encoding="utf-8")
+
+
+def install(git_dir: Path) -> list[Path]:
+    """Install (or refresh) cvault's hooks in ``git_dir/hooks``; returns the hook paths."""
+    hooks_dir = git_dir / "hooks"
+    hooks_dir.mkdir(parents=True, exist_ok=True)
+    installed = []
+    for name in HOOK_NAMES:
+        hook = hooks_dir / name
+        script = _template(name).replace("@PYTHON@", sys.executable.replace("\\", "/"))
+        if hook.exists():
+            current = hook.read_text(encoding="utf-8", errors="replace")
+            if MARKER not in current:
+                chained = hooks_dir / f"{name}.cvault-chained"
+                if chained.exists():
+                    chained = hooks_dir / f"{name}.cvault-chained.{os.getpid()}"
+                hook.replace(chained)
+        tmp = hook.with_name(f".{name}.cvault-tmp")
+        tmp.write_text(script, encoding="utf-8", newline="\n")
+        tmp.chmod(0o755)
+        tmp.replace(hook)
+        installed.append(hook)
+    return installed
+
+
+def chained_hooks(git_dir: Path, name: str) -> list[Path]:
+    """The repository's own hooks that run before cvault's (executable ones, in order)."""
+    hooks_dir = git_dir / "hooks"
+    found = sorted(p for p in hooks_dir.glob(f"{name}.cvault-chained*")
+                   if p.is_file() and os.access(p, os.X_OK))
+    plain = hooks_dir / name
+    if plain.is_file() and os.access(plain, os.X_OK):
+        text = plain.read_text(encoding="utf-8", errors="replace")
+        if MARKER not in text:
+            found.append(plain)
+    return found

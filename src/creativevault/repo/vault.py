@@ -1,0 +1,1187 @@
+"""The vault: a git repository whose large files live in the sidecar store.
+
+:class:`Vault` implements the everyday verbs (add, commit, status, log, show, checkout,
+restore, rm, mv, branch, cat, rescue, fsck, gc). cvault's own code streams working files
+into the store and hands dulwich only pointer blobs; working files are written through a
+temp file and a rename, and a file that an operation would overwrite or delete while it
+holds changes found nowhere else is first saved as a *rescue* entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from creativevault.errors import (
+    GitError,
+    InputFileError,
+    LockedError,
+    NotAPointerError,
+    NotAVaultError,
+    ObjectMissingError,
+    PathNotFoundError,
+    PointerError,
+    RevisionNotFoundError,
+    UsageError,
+    WorktreeError,
+)
+from creativevault.repo import hooks
+from creativevault.repo.attributes import (
+    AttributeRules,
+    IgnoreRules,
+    add_tracked_path,
+    ensure_default_blocks,
+)
+from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo, mode_for
+from creativevault.repo.paths import (
+    find_collisions,
+    from_repo_path,
+    nfc,
+    to_repo_path,
+    walk_worktree,
+)
+from creativevault.repo.pointer import Pointer, parse_pointer
+from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry
+from creativevault.store import Store
+from creativevault.types import Progress
+
+__all__ = [
+    "AddReport",
+    "Change",
+    "CheckoutReport",
+    "CommitInfo",
+    "FsckResult",
+    "RescueEntry",
+    "Status",
+    "Vault",
+    "VaultStats",
+]
+
+RESCUE_REF = "refs/cvault/rescue"
+_HASH_BLOCK = 1 << 20
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as users see it."""
+
+    id: str
+    message: str
+    author: str
+    time: int
+    tz: int
+    parents: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        return self.id[:10]
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "message": self.message, "author": self.author,
+                "time": self.time, "tz": self.tz, "parents": list(self.parents)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A path that differs between two states."""
+
+    path: str
+    kind: str  # "added" | "modified" | "deleted"
+    managed: bool = False
+    old_size: int | None = None
+    new_size: int | None = None
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "managed": self.managed,
+                "old_size": self.old_size, "new_size": self.new_size}
+
+
+@dataclass
+class Status:
+    """Working tree and staging state, shaped like ``git status``."""
+
+    branch: str | None
+    head: str | None
+    staged: list[Change] = field(default_factory=list)
+    unstaged: list[Change] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    collisions: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.staged or self.unstaged or self.untracked)
+
+    def to_json(self) -> dict:
+        return {"branch": self.branch, "head": self.head,
+                "staged": [c.to_json() for c in self.staged],
+                "unstaged": [c.to_json() for c in self.unstaged],
+                "untracked": self.untracked,
+                "collisions": [list(c) for c in self.collisions]}
+
+
+@dataclass
+class AddReport:
+    """What ``add`` staged."""
+
+    paths: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    added_bytes: int = 0
+    logical_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"paths": self.paths, "removed": self.removed, "added_bytes": self.added_bytes,
+                "logical_bytes": self.logical_bytes, "warnings": self.warnings}
+
+
+@dataclass
+class RescueEntry:
+    """Working-file bytes saved before an operation overwrote or removed them."""
+
+    index: int
+    id: str
+    time: int
+    reason: str
+    paths: list[str]
+
+    @property
+    def name(self) -> str:
+        return f"rescue@{{{self.index}}}"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "id": self.id, "time": self.time, "reason": self.reason,
+                "paths": self.paths}
+
+
+@dataclass
+class CheckoutReport:
+    """What a checkout/restore planned and did."""
+
+    target: str
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rescued: RescueEntry | None = None
+    dry_run: bool = False
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "written": self.written, "deleted": self.deleted,
+                "rescued": self.rescued.to_json() if self.rescued else None,
+                "dry_run": self.dry_run}
+
+
+@dataclass
+class VaultStats:
+    """Size figures over the whole history."""
+
+    commits: int
+    files: int
+    versions: int
+    logical_bytes: int
+    stored_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.logical_bytes / self.stored_bytes if self.stored_bytes else 0.0
+
+    def to_json(self) -> dict:
+        return {"commits": self.commits, "files": self.files, "versions": self.versions,
+                "logical_bytes": self.logical_bytes, "stored_bytes": self.stored_bytes,
+                "ratio": round(self.ratio, 3)}
+
+
+@dataclass
+class FsckResult:
+    """Store verification plus the check that every committed pointer has content."""
+
+    ok: bool
+    problems: list[str]
+    checked_chunks: int
+    checked_files: int
+    missing_content: list[str]
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "problems": self.problems, "checked_chunks": self.checked_chunks,
+                "checked_files": self.checked_files, "missing_content": self.missing_content}
+
+
+# ------------------------------------------------------------------------ working state
+@dataclass(frozen=True)
+class _Content:
+    """What a blob or working file holds: its blob id and, for vault files, its file id."""
+
+    blob_id: str
+    file_id: str | None
+    size: int | None = None
+
+    def same(self, other: _Content | None) -> bool:
+        if other is None:
+            return False
+        if self.file_id is not None or other.file_id is not None:
+            return self.file_id == other.file_id
+        return self.blob_id == other.blob_id
+
+
+def _git_blob_id_of_file(path: Path, size: int) -> str:
+    h = hashlib.sha1(f"blob {size}\0".encode())
+    with path.open("rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sha256_of_file(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _entry(st: os.stat_result, mode: int, blob_id: str, file_id: str | None) -> StatEntry:
+    """A stat-cache entry for a file just staged or written (``mode`` is the git mode)."""
+    return StatEntry(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, mode, blob_id,
+                     file_id)
+
+
+def _relpath_parents(relpath: str) -> Iterator[str]:
+    parts = relpath.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+class Vault:
+    """A CreativeVault repository: ``Vault.init(path)`` or ``Vault.open(path)``."""
+
+    def __init__(self, git: GitRepo, store: Store) -> None:
+        self.git = git
+        self.store = store
+        self.root = git.worktree
+        self.cvault_dir = git.git_dir / "cvault"
+        self._statcache_path = self.cvault_dir / "statcache.msgpack"
+        self._headcache: tuple[str | None, dict[str, FlatEntry]] | None = None
+
+    # ------------------------------------------------------------------ open / init
+    @classmethod
+    def init(cls, path: str | Path, *, branch: str = "main") -> Vault:
+        """Make ``path`` a vault: a new folder, or an existing git repository (history kept)."""
+        worktree = Path(path).absolute()
+        if (worktree / ".git").is_dir():
+            git = GitRepo.discover(worktree)
+            if git.worktree.resolve() != worktree.resolve():
+                raise UsageError("is inside another repository; run init at its top",
+                                 path=worktree)
+        elif (worktree / ".git").exists():
+            raise UsageError(".git is a file (worktree or submodule); not supported",
+                             path=worktree)
+        else:
+            git = GitRepo.init(worktree, branch=branch)
+        store = Store.init(git.git_dir / "cvault")
+        ensure_default_blocks(git.worktree)
+        hooks.install(git.git_dir)
+        return cls(git, store)
+
+    @classmethod
+    def open(cls, path: str | Path = ".") -> Vault:
+        """Open the vault containing ``path``."""
+        git = GitRepo.discover(Path(path))
+        cvault_dir = git.git_dir / "cvault"
+        if not (cvault_dir / "store.json").exists():
+            git.close()
+            raise NotAVaultError("a git repository but not a vault (run 'cvault init')",
+                                 path=git.worktree)
+        return cls(git, Store.open(cvault_dir))
+
+    def close(self) -> None:
+        self.store.close()
+        self.git.close()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ helpers
+    def _repo_path(self, path: str | Path) -> str:
+        p = Path(path)
+        if not p.is_absolute():
+            p = Path.cwd() / p
+        return to_repo_path(self.root, p)
+
+    def _disk(self, relpath: str) -> Path:
+        return from_repo_path(self.root, relpath)
+
+    def _rules(self) -> AttributeRules:
+        threshold = self.git.config_get("cvault", "largefilethreshold")
+        if threshold:
+            return AttributeRules.load(self.root, threshold=int(threshold))
+        return AttributeRules.load(self.root)
+
+    def _load_statcache(self) -> StatCache:
+        """The stat cache, re-synced from the git index if plain git changed it."""
+        cache = StatCache.load(self._statcache_path)
+        sig = self.git.index_signature()
+        if cache.index_sig == sig and (sig is not None or not len(cache)):
+            return cache
+        fresh = StatCache()
+        for path, entry in self.git.read_index().items():
+            file_id = self._file_id_of_blob(entry.sha.decode())
+            mtime = entry.mtime
+            ctime = entry.ctime
+            mtime_ns = mtime[0] * 1_000_000_000 + mtime[1] if isinstance(mtime, tuple) else 0
+            ctime_ns = ctime[0] * 1_000_000_000 + ctime[1] if isinstance(ctime, tuple) else 0
+            fresh.set(nfc(path), StatEntry(entry.size, mtime_ns, entry.ino, ctime_ns,
+                                           entry.mode, entry.sha.decode(), file_id))
+        fresh.head = cache.head
+        fresh.index_sig = sig
+        return fresh
+
+    def _save_statcache(self, cache: StatCache) -> None:
+        cache.index_sig = self.git.index_signature()
+        cache.save(self._statcache_path)
+
+    def _write_index(self, cache: StatCache) -> None:
+        """Write the git index from the stat cache (stat data included), then the cache."""
+        entries = {}
+        for path, e in cache.items():
+            st = None
+            if e.mtime_ns:
+                try:
+                    st = self._disk(path).stat()
+                except OSError:
+                    st = None
+            if st is not None and self._same_stat(e, st):
+                entries[path] = GitRepo.index_entry(st, e.blob_id, e.mode)
+            else:
+                entries[path] = GitRepo.index_entry_unstat(e.blob_id, e.mode)
+        try:
+            self.git.write_index(entries)
+        except OSError as exc:
+            raise LockedError(f"cannot write the git index ({exc}); if no other git process "
+                              "is running, remove .git/index.lock", path=self.git.index_path
+                              ) from exc
+        self._save_statcache(cache)
+
+    def _file_id_of_blob(self, blob_id: str) -> str | None:
+        try:
+            data = self.git.read_blob(blob_id)
+        except GitError:
+            return None
+        if len(data) > 1024:
+            return None
+        try:
+            return parse_pointer(data).oid
+        except (NotAPointerError, PointerError):
+            return None
+
+    def _content_of_blob(self, blob_id: str) -> _Content:
+        data = self.git.read_blob(blob_id)
+        try:
+            ptr = parse_pointer(data)
+        except NotAPointerError:
+            return _Content(blob_id, None, len(data))
+        return _Content(blob_id, ptr.oid, ptr.size)
+
+    def _head_flat(self) -> dict[str, FlatEntry]:
+        head = self.git.head_commit()
+        if self._headcache is None or self._headcache[0] != head:
+            self._headcache = (head, self.git.commit_tree_flat(head))
+        return self._headcache[1]
+
+    def _worktree_content(self, relpath: str, st: os.stat_result, cache: StatCache,
+                          rules: AttributeRules | None = None) -> _Content:
+        """What the working file holds, using the stat cache when it can be trusted."""
+        disk = self._disk(relpath)
+        entry = cache.get(relpath)
+        if entry is not None and self._cache_trusts(cache, entry, st):
+            return _Content(entry.blob_id, entry.file_id, st.st_size)
+        managed = entry.file_id is not None if entry is not None else (
+            (rules or self._rules()).is_managed(relpath, st.st_size))
+        try:
+            if managed:
+                return _Content("", _sha256_of_file(disk), st.st_size)
+            return _Content(_git_blob_id_of_file(disk, st.st_size), None, st.st_size)
+        except FileNotFoundError as exc:
+            raise InputFileError("vanished while cvault was reading it", path=disk) from exc
+        except OSError as exc:
+            raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+
+    @staticmethod
+    def _same_stat(entry: StatEntry, st: os.stat_result) -> bool:
+        """``entry`` was recorded for a file with exactly this stat.
+
+        ``entry.mode`` is the git mode, so the permission bits are compared through it.
+        """
+        return (entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns
+                and entry.ino == st.st_ino and entry.ctime_ns == st.st_ctime_ns
+                and entry.mode == mode_for(st))
+
+    @classmethod
+    def _cache_trusts(cls, cache: StatCache, entry: StatEntry, st: os.stat_result) -> bool:
+        """The cached ids still describe the file: same stat, and not racily recent."""
+        return (cls._same_stat(entry, st)
+                and entry.mtime_ns < cache.written_ns - RACY_GRANULARITY_NS)
+
+    def _scan(self, cache: StatCache) -> dict[str, os.stat_result]:
+        """Walk the working tree: tracked files always, untracked ones unless ignored."""
+        ignore = IgnoreRules.load(self.root)
+        tracked_dirs = set()
+        for path, _ in cache.items():
+            tracked_dirs.update(_relpath_parents(path))
+
+        def skip(relpath: str) -> bool:
+            key = relpath.rstrip("/")
+            if key in tracked_dirs or key in cache:
+                return False
+            return ignore.excludes(relpath)
+
+        return dict(walk_worktree(self.root, skip))
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> Status:
+        """Compare HEAD, the staging area and the working tree."""
+        cache = self._load_statcache()
+        head_flat = self._head_flat()
+        files = self._scan(cache)
+        rules: AttributeRules | None = None
+        status = Status(branch=self.git.head_branch(), head=self.git.head_commit())
+        refreshed = False
+        for path, st in sorted(files.items()):
+            entry = cache.get(path)
+            if entry is None:
+                status.untracked.append(path)
+                continue
+            if self._cache_trusts(cache, entry, st):
+                continue
+            if entry.file_id is None and rules is None:
+                rules = self._rules()
+            content = self._worktree_content(path, st, cache, rules)
+            staged = _Content(entry.blob_id, entry.file_id)
+            if content.same(staged):
+                cache.set(path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
+                refreshed = True
+            else:
+                status.unstaged.append(Change(path, "modified", entry.file_id is not None,
+                                              entry.size, st.st_size))
+        for path, entry in sorted(cache.items()):
+            if path not in files:
+                status.unstaged.append(Change(path, "deleted", entry.file_id is not None,
+                                              entry.size, None))
+        for path, entry in sorted(cache.items()):
+            head = head_flat.get(path)
+            if head is None:
+                status.staged.append(Change(path, "added", entry.file_id is not None,
+                                            None, entry.size))
+            elif head.blob_id != entry.blob_id or head.mode != entry.mode:
+                if entry.file_id is not None:
+                    old = self._file_id_of_blob(head.blob_id)
+                    if old == entry.file_id and head.mode == entry.mode:
+                        continue
+                status.staged.append(Change(path, "modified", entry.file_id is not None,
+                                            None, entry.size))
+        for path in sorted(head_flat):
+            if cache.get(path) is None:
+                status.staged.append(Change(path, "deleted", False))
+        status.collisions = find_collisions(list(files) + [p for p, _ in cache.items()])
+        if refreshed:
+            self._save_statcache(cache)
+        return status
+
+    # ------------------------------------------------------------------ add
+    def _expand(self, paths: Iterable[str | Path], cache: StatCache,
+                files: dict[str, os.stat_result] | None = None
+                ) -> tuple[list[str], list[str]]:
+        """Paths to stage and tracked paths to unstage (deleted from disk)."""
+        wanted: list[str] = []
+        gone: list[str] = []
+        if files is None:
+            files = self._scan(cache)
+        for raw in paths:
+            rel = self._repo_path(raw)
+            if rel == "":
+                prefix_hits = list(files)
+                tracked_gone = [p for p, _ in cache.items() if p not in files]
+            else:
+                prefix_hits = [p for p in files if p == rel or p.startswith(rel + "/")]
+                tracked_gone = [p for p, _ in cache.items()
+                                if (p == rel or p.startswith(rel + "/")) and p not in files]
+            if not prefix_hits and not tracked_gone:
+                disk = self._disk(rel)
+                if disk.exists() and disk.is_file():
+                    prefix_hits = [rel]  # an ignored file named explicitly: add it anyway
+                else:
+                    raise PathNotFoundError("did not match any file", path=raw)
+            wanted.extend(prefix_hits)
+            gone.extend(tracked_gone)
+        return sorted(set(wanted)), sorted(set(gone))
+
+    def add(self, paths: Iterable[str | Path], *, progress: Progress | None = None) -> AddReport:
+        """Stage files (large ones into the store as pointers; small text as git blobs)."""
+        progress = progress or Progress()
+        cache = self._load_statcache()
+        wanted, gone = self._expand(paths, cache)
+        report = AddReport()
+        self._stage(wanted, cache, report, progress)
+        for path in gone:
+            cache.remove(path)
+            report.removed.append(path)
+        self._write_index(cache)
+        return report
+
+    def _stage(self, wanted: list[str], cache: StatCache, report: AddReport,
+               progress: Progress) -> None:
+        rules = self._rules()
+        todo: list[tuple[str, os.stat_result, bool]] = []
+        for path in wanted:
+            disk = self._disk(path)
+            try:
+                st = disk.stat()
+            except FileNotFoundError as exc:
+                raise InputFileError("vanished before it could be added", path=disk) from exc
+            except OSError as exc:
+                raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+            entry = cache.get(path)
+            if entry is not None and self._cache_trusts(cache, entry, st):
+                continue
+            managed = entry.file_id is not None if entry is not None else False
+            managed = managed or rules.is_managed(path, st.st_size)
+            todo.append((path, st, managed))
+        total = sum(st.st_size for _, st, _ in todo)
+        progress.start("adding", total)
+        tracked_by_size: list[str] = []
+        with self.store.writer(progress=progress) as writer:
+            for path, st, managed in todo:
+                progress.item(path)
+                disk = self._disk(path)
+                entry = cache.get(path)
+                mode = mode_for(st)
+                if managed:
+                    stored = writer.put_file(disk)
+                    st = self._stat_after(disk)
+                    if entry is not None and entry.file_id == stored.file_id:
+                        blob_id = entry.blob_id  # same content: keep the committed pointer
+                    else:
+                        ptr = Pointer(oid=stored.file_id, size=stored.size,
+                                      extra={"mtime": str(st.st_mtime_ns)})
+                        blob_id = self.git.add_blob(ptr.encode())
+                    cache.set(path, _entry(st, mode, blob_id, stored.file_id))
+                    report.added_bytes += stored.added_bytes
+                    if rules.filter_value(path) != "cvault":
+                        tracked_by_size.append(path)
+                else:
+                    try:
+                        data = disk.read_bytes()
+                    except OSError as exc:
+                        raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+                    st2 = self._stat_after(disk)
+                    if st2.st_size != len(data) or st2.st_mtime_ns != st.st_mtime_ns:
+                        raise InputFileError("changed while cvault was reading it; try again",
+                                             path=disk)
+                    blob_id = self.git.add_blob(data)
+                    report.added_bytes += len(data)
+                    cache.set(path, _entry(st, mode, blob_id, None))
+                report.logical_bytes += st.st_size
+                report.paths.append(path)
+                progress.advance(st.st_size)
+        progress.finish()
+        for path in tracked_by_size:
+            add_tracked_path(self.root, path)
+            report.warnings.append(f"{path}: larger than the size threshold; tracked by size "
+                                   "in .gitattributes")
+        if tracked_by_size:
+            attrs = self._disk(".gitattributes")
+            st = attrs.stat()
+            data = attrs.read_bytes()
+            cache.set(".gitattributes", _entry(st, MODE_FILE, self.git.add_blob(data), None))
+            report.paths.append(".gitattributes")
+        for group in find_collisions([p for p, _ in cache.items()]):
+            report.warnings.append("paths differ only by case or Unicode form and cannot "
+                                   "both exist on macOS/Windows: " + ", ".join(group))
+
+    @staticmethod
+    def _stat_after(disk: Path) -> os.stat_result:
+        try:
+            return disk.stat()
+        except OSError as exc:
+            raise InputFileError("vanished while cvault was reading it", path=disk) from exc
+
+    # ------------------------------------------------------------------ commit
+    def commit(self, message: str, *, all: bool = False, author: str | None = None,
+               allow_empty: bool = False, progress: Progress | None = None) -> CommitInfo:
+        """Record the staged state as a new commit on the current branch."""
+        if not message.strip():
+            raise UsageError("empty commit message")
+        cache = self._load_statcache()
+        if all:
+            status = self.status()
+            cache = self._load_statcache()
+            changed = [c.path for c in status.unstaged if c.kind == "modified"]
+            report = AddReport()
+            self._stage(changed, cache, report, progress or Progress())
+            for c in status.unstaged:
+                if c.kind == "deleted":
+                    cache.remove(c.path)
+            self._write_index(cache)
+        self._run_user_hook("pre-commit")
+        entries = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
+        tree = self.git.write_tree(entries)
+        head = self.git.head_commit()
+        if head is not None and not allow_empty and self.git.commit(head).tree == tree:
+            raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
+        commit_id = self.git.create_commit(tree, [head] if head else [], message,
+                                           author=author)
+        first = message.strip().splitlines()[0]
+        prefix = "commit" if head else "commit (initial)"
+        self.git.update_ref("HEAD", commit_id, head, f"{prefix}: {first}")
+        cache.head = commit_id
+        self._save_statcache(cache)
+        return self._info(commit_id)
+
+    def _run_user_hook(self, name: str) -> None:
+        """Run a hook the repository had before cvault (chained by ``hooks.install``)."""
+        for hook in hooks.chained_hooks(self.git.git_dir, name):
+            try:
+                result = subprocess.run([str(hook)], cwd=self.root, capture_output=True,
+                                        text=True)
+            except OSError as exc:
+                raise UsageError(f"cannot run the {name} hook ({exc.strerror})",
+                                 path=hook) from exc
+            if result.returncode != 0:
+                detail = (result.stderr or result.stdout).strip().splitlines()
+                raise UsageError(f"{name} hook refused the commit"
+                                 + (f": {detail[-1]}" if detail else ""), path=hook)
+
+    def _info(self, commit_id: str) -> CommitInfo:
+        c = self.git.commit(commit_id)
+        return CommitInfo(c.id, c.message, c.author, c.author_time, c.author_tz, c.parents)
+
+    # ------------------------------------------------------------------ log / show
+    def log(self, rev: str = "HEAD", *, max_count: int | None = None,
+            paths: list[str | Path] | None = None) -> list[CommitInfo]:
+        """Commits reachable from ``rev``, newest first."""
+        if rev == "HEAD" and self.git.head_commit() is None:
+            return []
+        start = self.git.resolve(rev)
+        rel = [self._repo_path(p) for p in paths] if paths else None
+        return [CommitInfo(c.id, c.message, c.author, c.author_time, c.author_tz, c.parents)
+                for c in self.git.walk([start], max_entries=max_count, paths=rel)]
+
+    def show(self, rev: str = "HEAD") -> tuple[CommitInfo, list[Change]]:
+        """A commit and the files it changed against its first parent."""
+        commit_id = self.git.resolve(rev)
+        info = self._info(commit_id)
+        new = self.git.commit_tree_flat(commit_id)
+        old = self.git.commit_tree_flat(info.parents[0]) if info.parents else {}
+        return info, self._tree_changes(old, new)
+
+    def _tree_changes(self, old: dict[str, FlatEntry], new: dict[str, FlatEntry]
+                      ) -> list[Change]:
+        changes = []
+        for path in sorted(set(old) | set(new)):
+            a, b = old.get(path), new.get(path)
+            if a is not None and b is not None and a == b:
+                continue
+            ca = self._content_of_blob(a.blob_id) if a else None
+            cb = self._content_of_blob(b.blob_id) if b else None
+            if ca is not None and cb is not None and ca.same(cb) and a.mode == b.mode:
+                continue
+            kind = "added" if a is None else "deleted" if b is None else "modified"
+            managed = bool((ca and ca.file_id) or (cb and cb.file_id))
+            changes.append(Change(path, kind, managed, ca.size if ca else None,
+                                  cb.size if cb else None))
+        return changes
+
+    # ------------------------------------------------------------------ cat
+    def cat(self, spec: str, out: BinaryIO) -> int:
+        """Stream the bytes of ``REV:PATH`` (or ``:PATH`` for the staged version) to ``out``."""
+        if ":" not in spec:
+            raise UsageError(f"expected REV:PATH, got '{spec}'")
+        rev, _, path = spec.partition(":")
+        rel = nfc(path.strip("/"))
+        if rev == "":
+            entry = self._load_statcache().get(rel)
+            if entry is None:
+                raise PathNotFoundError("is not staged", path=rel)
+            blob_id = entry.blob_id
+        else:
+            flat = self.git.commit_tree_flat(self.git.resolve(rev))
+            if rel not in flat:
+                raise PathNotFoundError(f"does not exist in {rev}", path=rel)
+            blob_id = flat[rel].blob_id
+        data = self.git.read_blob(blob_id)
+        try:
+            ptr = parse_pointer(data, path=rel)
+        except NotAPointerError:
+            out.write(data)
+            return len(data)
+        if not self.store.has_file(ptr.oid):
+            raise ObjectMissingError(f"content {ptr.oid[:12]} is not in this vault", path=rel)
+        return self.store.write_file_to(ptr.oid, out)
+
+    # ------------------------------------------------------------------ materialize
+    def _materialize(self, relpath: str, entry: FlatEntry, content: _Content) -> os.stat_result:
+        """Write the committed bytes of one file through a temp file and a rename."""
+        disk = self._disk(relpath)
+        if disk.is_dir():
+            raise WorktreeError("a folder is in the way of a file being restored", path=disk)
+        disk.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".cvault-tmp-", dir=disk.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                mtime_ns = None
+                if content.file_id is not None:
+                    ptr = parse_pointer(self.git.read_blob(entry.blob_id), path=relpath)
+                    self.store.write_file_to(ptr.oid, out)
+                    mtime_ns = ptr.mtime_ns
+                else:
+                    out.write(self.git.read_blob(entry.blob_id))
+                out.flush()
+                os.fsync(out.fileno())
+            if entry.mode == MODE_EXEC:
+                with contextlib.suppress(OSError):
+                    tmp.chmod(0o755)
+            if mtime_ns is not None:
+                os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            os.replace(tmp, disk)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return disk.stat()
+
+    # ------------------------------------------------------------------ rescue
+    def _save_rescue(self, paths: list[str], reason: str) -> RescueEntry | None:
+        """Keep the current bytes of ``paths`` (those that exist) as a rescue entry."""
+        existing = [p for p in paths if self._disk(p).is_file()]
+        if not existing:
+            return None
+        rules = self._rules()
+        entries: dict[str, FlatEntry] = {}
+        with self.store.writer() as writer:
+            for path in existing:
+                disk = self._disk(path)
+                st = disk.stat()
+                if rules.is_managed(path, st.st_size) or st.st_size >= (1 << 20):
+                    stored = writer.put_file(disk)
+                    ptr = Pointer(oid=stored.file_id, size=stored.size,
+                                  extra={"mtime": str(st.st_mtime_ns)})
+                    blob_id = self.git.add_blob(ptr.encode())
+                else:
+                    blob_id = self.git.add_blob(disk.read_bytes())
+                entries[path] = FlatEntry(mode_for(st), blob_id)
+        tree = self.git.write_tree(entries)
+        parent = self.git.ref(RESCUE_REF)
+        message = f"rescue: {reason}\n\n" + "\n".join(existing) + "\n"
+        commit_id = self.git.create_commit(tree, [parent] if parent else [], message)
+        self.git.set_ref(RESCUE_REF, commit_id, f"rescue: {reason}")
+        return RescueEntry(0, commit_id, self.git.commit(commit_id).commit_time, reason,
+                           existing)
+
+    def rescue_list(self) -> list[RescueEntry]:
+        """Saved working files, newest first (``rescue@{0}`` is the latest)."""
+        out = []
+        cid = self.git.ref(RESCUE_REF)
+        n = 0
+        while cid:
+            c = self.git.commit(cid)
+            head, _, body = c.message.partition("\n\n")
+            reason = head.removeprefix("rescue: ").strip()
+            out.append(RescueEntry(n, cid, c.commit_time, reason,
+                                   [line for line in body.splitlines() if line]))
+            cid = c.parents[0] if c.parents else None
+            n += 1
+        return out
+
+    def _rescue_entry(self, name: str) -> RescueEntry:
+        entries = self.rescue_list()
+        key = name
+        if key.startswith("rescue@{") and key.endswith("}"):
+            key = key[len("rescue@{"):-1]
+        if key.isdigit() and int(key) < len(entries):
+            return entries[int(key)]
+        for e in entries:
+            if len(key) >= 4 and e.id.startswith(key):
+                return e
+        raise RevisionNotFoundError(f"no rescue entry '{name}' (see 'cvault rescue list')")
+
+    def rescue_restore(self, name: str = "0", paths: list[str] | None = None) -> CheckoutReport:
+        """Write the files saved in a rescue entry back (saving what they replace first)."""
+        entry = self._rescue_entry(name)
+        flat = self.git.commit_tree_flat(entry.id)
+        wanted = [nfc(p) for p in paths] if paths else sorted(flat)
+        for p in wanted:
+            if p not in flat:
+                raise PathNotFoundError(f"is not in {entry.name}", path=p)
+        return self._write_paths({p: flat[p] for p in wanted}, f"rescue restore {entry.name}",
+                                 target=entry.name)
+
+    # ------------------------------------------------------------------ checkout / restore
+    def _worktree_state(self, path: str, cache: StatCache) -> _Content | None:
+        disk = self._disk(path)
+        try:
+            st = disk.stat()
+        except FileNotFoundError:
+            return None
+        if not disk.is_file():
+            return _Content("<dir>", "<dir>")
+        return self._worktree_content(path, st, cache)
+
+    def _write_paths(self, targets: dict[str, FlatEntry], reason: str, *, target: str,
+                     keep_safe: Iterable[dict[str, FlatEntry]] = (),
+                     dry_run: bool = False) -> CheckoutReport:
+        """Write ``targets`` into the working tree (index untouched), rescuing first."""
+        cache = self._load_statcache()
+        safe_sets = [self._head_flat(), *keep_safe]
+        plan_write: list[tuple[str, FlatEntry, _Content]] = []
+        rescue: list[str] = []
+        for path, fe in sorted(targets.items()):
+            want = self._content_of_blob(fe.blob_id)
+            have = self._worktree_state(path, cache)
+            if have is not None and have.same(want):
+                continue
+            if want.file_id is not None and not self.store.has_file(want.file_id):
+                raise ObjectMissingError(f"content {want.file_id[:12]} is not in this vault",
+                                         path=path)
+            if have is not None and not self._is_safe(path, have, cache, safe_sets):
+                rescue.append(path)
+            plan_write.append((path, fe, want))
+        report = CheckoutReport(target=target, written=[p for p, _, _ in plan_write],
+                                dry_run=dry_run)
+        if dry_run:
+            return report
+        report.rescued = self._save_rescue(rescue, reason) if rescue else None
+        for path, fe, want in plan_write:
+            st = self._materialize(path, fe, want)
+            entry = cache.get(path)
+            if entry is not None and entry.blob_id == fe.blob_id:
+                cache.set(path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
+        self._save_statcache(cache)
+        return report
+
+    def _is_safe(self, path: str, have: _Content, cache: StatCache,
+                 safe_sets: list[dict[str, FlatEntry]]) -> bool:
+        """True when the working bytes of ``path`` also exist in a commit or the index."""
+        staged = cache.get(path)
+        if staged is not None and have.same(_Content(staged.blob_id, staged.file_id)):
+            head = self._head_flat().get(path)
+            if head is not None and head.blob_id == staged.blob_id:
+                return True
+            # staged but never committed: only safe if its content is in the store
+            return staged.file_id is not None and self.store.has_file(staged.file_id)
+        for flat in safe_sets:
+            fe = flat.get(path)
+            if fe is not None and have.same(self._content_of_blob(fe.blob_id)):
+                return True
+        return False
+
+    def restore(self, paths: Iterable[str | Path], *, source: str | None = None,
+                staged: bool = False, dry_run: bool = False) -> CheckoutReport:
+        """Bring files back from the index (default) or ``source``; see ``git restore``."""
+        cache = self._load_statcache()
+        if source is not None:
+            src_flat = self.git.commit_tree_flat(self.git.resolve(source))
+        elif staged:
+            src_flat = self._head_flat()
+        else:
+            src_flat = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
+        targets: dict[str, FlatEntry] = {}
+        for raw in paths:
+            rel = self._repo_path(raw)
+            hits = {p: fe for p, fe in src_flat.items()
+                    if rel == "" or p == rel or p.startswith(rel + "/")}
+            if not hits:
+                where = source or ("HEAD" if staged else "the index")
+                raise PathNotFoundError(f"is not in {where}", path=raw)
+            targets.update(hits)
+        label = source or ("HEAD" if staged else "index")
+        if staged:
+            report = CheckoutReport(target=label, written=sorted(targets), dry_run=dry_run)
+            if not dry_run:
+                for path, fe in targets.items():
+                    content = self._content_of_blob(fe.blob_id)
+                    cache.set(path, StatEntry(0, 0, 0, 0, fe.mode, fe.blob_id, content.file_id))
+                self._write_index(cache)
+            return report
+        return self._write_paths(targets, f"restore from {label}", target=label,
+                                 keep_safe=[src_flat], dry_run=dry_run)
+
+    def checkout(self, rev: str, *, create: bool = False, dry_run: bool = False,
+                 progress: Progress | None = None) -> CheckoutReport:
+        """Switch the working tree, index and HEAD to a branch or commit."""
+        progress = progress or Progress()
+        old_head = self.git.head_commit()
+        branches = self.git.branches()
+        if create:
+            if rev in branches:
+                raise UsageError(f"branch '{rev}' already exists")
+            target_id = old_head
+            branch: str | None = rev
+        elif rev in branches:
+            target_id, branch = branches[rev], rev
+        else:
+            target_id, branch = self.git.resolve(rev), None
+        cache = self._load_statcache()
+        target = self.git.commit_tree_flat(target_id)
+        current = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
+        writes = {p: fe for p, fe in target.items()
+                  if current.get(p) != fe or not self._clean(p, cache)}
+        deletes = [p for p in current if p not in target]
+        # plan: check content presence and what must be rescued before touching anything
+        safe = [self._head_flat(), target]
+        rescue = []
+        contents: dict[str, _Content] = {}
+        for path, fe in writes.items():
+            want = self._content_of_blob(fe.blob_id)
+            contents[path] = want
+            if want.file_id is not None and not self.store.has_file(want.file_id):
+                raise ObjectMissingError(f"content {want.file_id[:12]} is not in this vault; "
+                                         "nothing was changed", path=path)
+            have = self._worktree_state(path, cache)
+            if have is not None and not have.same(want) and not self._is_safe(
+                    path, have, cache, safe):
+                rescue.append(path)
+        for path in deletes:
+            have = self._worktree_state(path, cache)
+            if have is not None and not self._is_safe(path, have, cache, safe):
+                rescue.append(path)
+        report = CheckoutReport(target=rev, written=sorted(writes), deleted=sorted(deletes),
+                                dry_run=dry_run)
+        if dry_run:
+            return report
+        if rescue:
+            report.rescued = self._save_rescue(sorted(rescue), f"before checkout {rev}")
+        progress.start("checkout", len(writes) + len(deletes), unit="files")
+        for path in deletes:
+            disk = self._disk(path)
+            with contextlib.suppress(FileNotFoundError):
+                disk.unlink()
+            self._prune_empty_dirs(disk.parent)
+            cache.remove(path)
+            progress.advance(1)
+        for path, fe in sorted(writes.items()):
+            progress.item(path)
+            want = contents[path]
+            have = self._worktree_state(path, cache)
+            if have is not None and have.same(want) and self._disk(path).is_file():
+                st = self._disk(path).stat()
+            else:
+                st = self._materialize(path, fe, want)
+            cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
+            progress.advance(1)
+        progress.finish()
+        cache.head = target_id
+        self._write_index(cache)
+        old_name = self.git.head_branch() or (old_head or "")[:10]
+        message = f"checkout: moving from {old_name} to {rev}"
+        if branch is not None:
+            if create and target_id is not None:
+                self.git.set_ref(f"refs/heads/{branch}", target_id, f"branch: Created from "
+                                 f"{old_name}")
+            self.git.set_head_branch(branch)
+        elif target_id is not None:
+            self.git.set_head_detached(target_id, message)
+        self._headcache = None
+        return report
+
+    def _clean(self, path: str, cache: StatCache) -> bool:
+        entry = cache.get(path)
+        if entry is None:
+            return False
+        try:
+            st = self._disk(path).stat()
+        except FileNotFoundError:
+            return False
+        return self._cache_trusts(cache, entry, st)
+
+    def _prune_empty_dirs(self, directory: Path) -> None:
+        while directory != self.root and directory.is_dir():
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    # ------------------------------------------------------------------ rm / mv
+    def rm(self, paths: Iterable[str | Path], *, cached: bool = False,
+           force: bool = False) -> list[str]:
+        """Stop tracking files and (unless ``cached``) delete them from the working tree."""
+        cache = self._load_statcache()
+        victims: list[str] = []
+        for raw in paths:
+            rel = self._repo_path(raw)
+            hits = [p for p, _ in cache.items() if p == rel or p.startswith(rel + "/")]
+            if not hits:
+                raise PathNotFoundError("is not tracked", path=raw)
+            victims.extend(hits)
+        victims = sorted(set(victims))
+        if not cached:
+            risky = []
+            for path in victims:
+                have = self._worktree_state(path, cache)
+                if have is not None and not self._is_safe(path, have, cache,
+                                                          [self._head_flat()]):
+                    risky.append(path)
+            if risky and not force:
+                raise WorktreeError("has changes that were never committed; use --force to "
+                                    "remove it anyway (its bytes are kept as a rescue entry)",
+                                    path=risky[0])
+            if risky:
+                self._save_rescue(risky, "before rm --force")
+            for path in victims:
+                disk = self._disk(path)
+                with contextlib.suppress(FileNotFoundError):
+                    disk.unlink()
+                self._prune_empty_dirs(disk.parent)
+        for path in victims:
+            cache.remove(path)
+        self._write_index(cache)
+        return victims
+
+    def mv(self, source: str | Path, dest: str | Path) -> list[tuple[str, str]]:
+        """Move or rename a tracked file or folder, in the working tree and the index."""
+        cache = self._load_statcache()
+        src = self._repo_path(source)
+        dst = self._repo_path(dest)
+        if self._disk(dst).is_dir():
+            dst = f"{dst}/{src.rsplit('/', 1)[-1]}" if dst else src.rsplit("/", 1)[-1]
+        moves = [(p, dst + p[len(src):]) for p, _ in cache.items()
+                 if p == src or p.startswith(src + "/")]
+        if not moves:
+            raise PathNotFoundError("is not tracked", path=source)
+        src_disk, dst_disk = self._disk(src), self._disk(dst)
+        if dst_disk.exists() and nfc(str(dst_disk).casefold()) != nfc(str(src_disk).casefold()):
+            raise WorktreeError("destination exists", path=dst_disk)
+        dst_disk.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src_disk, dst_disk)
+        except OSError as exc:
+            raise WorktreeError(f"cannot move ({exc.strerror})", path=src_disk) from exc
+        for old, new in moves:
+            entry = cache.get(old)
+            cache.remove(old)
+            assert entry is not None
+            try:
+                st = self._disk(new).stat()
+                cache.set(new, _entry(st, entry.mode, entry.blob_id, entry.file_id))
+            except FileNotFoundError:
+                cache.set(new, entry)
+        self._prune_empty_dirs(src_disk.parent)
+        self._write_index(cache)
+        return moves
+
+    # ------------------------------------------------------------------ branches
+    def branch(self, name: str | None = None, *, start: str = "HEAD", delete: bool = False,
+               force: bool = False) -> dict[str, str]:
+        """List branches, or create/delete one. Returns the branches afterwards."""
+        if name is None:
+            return self.git.branches()
+        branches = self.git.branches()
+        if delete:
+            if name not in branches:
+                raise RevisionNotFoundError(f"no branch '{name}'")
+            if name == self.git.head_branch():
+                raise UsageError(f"cannot delete the checked-out branch '{name}'")
+            head = self.git.head_commit()
+            if not force and (head is None or branches[name] not in self.git.ancestors(head)):
+                raise UsageError(f"branch '{name}' is not merged into HEAD; use -D to delete "
+                                 "it anyway")
+            self.git.delete_ref(f"refs/heads/{name}")
+            return self.git.branches()
+        if name in branches:
+            raise UsageError(f"branch '{name}' already exists")
+        if not name or name.startswith("-") or ".." in name or " " in name:
+            raise UsageError(f"'{name}' is not a valid branch name")
+        self.git.set_ref(f"refs/heads/{name}", self.git.resolve(start),
+                         f"branch: Created from {start}")
+        return self.git.branches()
+
+    # ------------------------------------------------------------------ hooks
+    def check_staged(self) -> list[str]:
+        """Vault-managed paths staged as plain git blobs (what the pre-commit hook refuses)."""
+        rules = self._rules()
+        return sorted(path for path, entry in self.git.read_index().items()
+                      if rules.filter_value(path) == "cvault"
+                      and self._file_id_of_blob(entry.sha.decode()) is None)
+
+    # ------------------------------------------------------------------ fsck / gc / stats
+    def _reachable_commits(self) -> set[str]:
+        tips = set(self.git.all_ref_targets().values()) | self.git.reflog_commits()
+        seen: set[str] = set()
+        for tip in tips:
+            if tip in seen or not self.git.has_object(tip):
+                continue
+            try:
+                self.git.commit(tip)
+            except RevisionNotFoundError:
+                continue  # a ref to a non-commit object (a tag of a blob, a notes tree ...)
+            seen |= self.git.ancestors(tip)
+        return seen
+
+    def _referenced(self) -> dict[str, tuple[str, int]]:
+        """Every file id a commit, reflog or the index refers to: id -> (path, size)."""
+        out: dict[str, tuple[str, int]] = {}
+        seen_blobs: set[str] = set()
+        seen_trees: set[str] = set()
+        for cid in self._reachable_commits():
+            tree = self.git.commit(cid).tree
+            if tree in seen_trees:
+                continue
+            seen_trees.add(tree)
+            for path, fe in self.git.flat_tree(tree).items():
+                if fe.blob_id in seen_blobs:
+                    continue
+                seen_blobs.add(fe.blob_id)
+                c = self._content_of_blob(fe.blob_id)
+                if c.file_id is not None:
+                    out.setdefault(c.file_id, (path, c.size or 0))
+        for path, entry in self._load_statcache().items():
+            if entry.file_id is not None:
+                out.setdefault(entry.file_id, (path, entry.size or 0))
+        return out
+
+    def fsck(self, *, progress: Progress | None = None) -> FsckResult:
+        """Verify every chunk and manifest, and that committed content is present."""
+        report = self.store.fsck(progress=progress)
+        missing = sorted(f"{path} ({fid[:12]})" for fid, (path, _) in self._referenced().items()
+                         if not self.store.has_file(fid))
+        problems = [p.describe() for p in report.problems]
+        return FsckResult(report.ok and not missing, problems, report.checked_chunks,
+                          report.checked_files, missing)
+
+    def gc(self, *, grace_seconds: float = 14 * 24 * 3600, dry_run: bool = False,
+           progress: Progress | None = None):
+        """Remove store data no ref, reflog, rescue entry or the index reaches."""
+        live = set(self._referenced())
+        return self.store.gc(live, grace_seconds=grace_seconds, dry_run=dry_run,
+                             progress=progress)
+
+    def stats(self) -> VaultStats:
+        """Commits, file versions and logical versus stored size over the whole history."""
+        commits = self._reachable_commits() - set(self._rescue_commits())
+        versions: dict[tuple[str, str], int] = {}
+        files: set[str] = set()
+        content_cache: dict[str, _Content] = {}
+        for cid in commits:
+            for path, fe in self.git.commit_tree_flat(cid).items():
+                files.add(path)
+                c = content_cache.get(fe.blob_id)
+                if c is None:
+                    c = content_cache[fe.blob_id] = self._content_of_blob(fe.blob_id)
+                versions[(path, c.file_id or fe.blob_id)] = c.size or 0
+        store_stats = self.store.stats()
+        return VaultStats(commits=len(commits), files=len(files), versions=len(versions),
+                          logical_bytes=sum(versions.values()),
+                          stored_bytes=store_stats.pack_bytes)
+
+    def _rescue_commits(self) -> list[str]:
+        return [e.id for e in self.rescue_list()]
