@@ -532,7 +532,7 @@ def _make_psd(path: Path, rng: np.random.Generator, w: int, h: int, nlayers: int
     write_psd(path, doc)
 
 
-def _repaint_psd(path: Path, rng: np.random.Generator) -> None:
+def _repaint_psd(path: Path, rng: np.random.Generator) -> str:
     """Brush a soft patch into one rectangle of one layer; rewrite the file."""
     doc = read_psd(path)
     li = int(rng.integers(1, len(doc.layers))) if len(doc.layers) > 1 else 0
@@ -559,6 +559,7 @@ def _repaint_psd(path: Path, rng: np.random.Generator) -> None:
                                           y0 - layer.top, rows)
     _recomposite(doc, y0, y0 + rh, x0, x0 + rw)
     write_psd(path, doc)
+    return layer.name
 
 
 def _add_psd_layer(path: Path, rng: np.random.Generator, i: int) -> None:
@@ -863,21 +864,21 @@ def _plan(scale: int) -> _Plan:
     # bytes per canvas pixel: 2 full layers + ~4 bounded (~30% area each) x 4 ch + 3 ch merged
     psd_px = scale * 0.45 / psd_count / ((2 + 4 * 0.3) * 4 + 3) / 0.9
     ora_count = int(np.clip(round(scale * 0.08 / (20 << 20)), 1, 4))
-    ora_px = scale * 0.08 / ora_count / (4 * 4 * 0.75 + 3)
+    ora_px = scale * 0.08 / ora_count / (4 * 4 * 0.35 + 1.5)
     tex_budget = scale * 0.2 * 0.6  # unique bytes; copies add the other 40% of files
     tex_side = 2048 if tex_budget > 100e6 else 1024 if tex_budget > 20e6 else (
         512 if tex_budget > 3e6 else 128)
-    tex_unique = int(np.clip(round(tex_budget / (tex_side * tex_side * 2.6)), 6, 60))
+    tex_unique = int(np.clip(round(tex_budget / (tex_side * tex_side * 1.8)), 6, 60))
     tex_copies = round(tex_unique * 0.4 / 0.6)
     mesh_budget = scale * 0.08
     grid_n = int(np.clip((mesh_budget * 0.5 / 90) ** 0.5, 16, 1200))
     rock_sub = int(np.clip(np.log(max(mesh_budget * 0.3 / 40 / 10, 1)) / np.log(4), 1, 7))
-    # 3 RAW-like files at 1.5-1.75 bytes/pixel, JPEGs at ~0.3 bytes/pixel fill the rest
+    # 3 RAW-like files at 1.5-1.75 bytes/pixel, JPEGs at ~0.15 bytes/pixel fill the rest
     photo_px = float(np.clip(scale * 0.17 / 8, 64 * 48, 4000 * 3000))
     photo_w, photo_h = _dims(photo_px, 4 / 3)
     photo_w -= photo_w % 2
     photo_h -= photo_h % 2
-    jpeg_count = int(np.clip(round((scale * 0.17 - 5 * photo_px) / (photo_px * 0.3)), 10, 200))
+    jpeg_count = int(np.clip(round((scale * 0.17 - 5 * photo_px) / (photo_px * 0.15)), 10, 200))
     return _Plan(_dims(psd_px), psd_count, _dims(ora_px), ora_count, tex_side, tex_unique,
                  tex_copies, grid_n, rock_sub, (photo_w, photo_h), jpeg_count, 3)
 
@@ -979,20 +980,26 @@ def generate_project(root: Path, scale_bytes: int, seed: int = 0) -> list[Path]:
     return sorted(written)
 
 
-def edit_iteration(root: Path, i: int, seed: int = 0) -> list[Path]:
-    """Apply iteration ``i``'s local edits under ``root``; return the changed/added files."""
+def edit_iteration(root: Path, i: int, seed: int = 0,
+                   notes: list[str] | None = None) -> list[Path]:
+    """Apply iteration ``i``'s local edits under ``root``; return the changed/added files.
+
+    A one-line description of each edit is appended to ``notes`` when given.
+    """
     root = Path(root)
     rng = _rng(seed, 0xED17, i)
     files = list(iter_files(root))
     changed: list[Path] = []
+    said = notes if notes is not None else []
     psds = [p for p in files if p.suffix == ".psd"]
     if psds:
         target = psds[int(rng.integers(len(psds)))]
-        _repaint_psd(target, rng)
+        said.append(f"repaint '{_repaint_psd(target, rng)}' in {target.name}")
         changed.append(target)
         if i % 4 == 3:
             other = psds[(psds.index(target) + 1) % len(psds)]
             _add_psd_layer(other, rng, i)
+            said.append(f"add layer 'Fix {i:02d}' to {other.name}")
             if other not in changed:
                 changed.append(other)
     textures = [p for p in files if "textures" in p.parts or "tex" in p.parts]
@@ -1006,11 +1013,13 @@ def edit_iteration(root: Path, i: int, seed: int = 0) -> list[Path]:
         arr[y : y + s, x : x + s] = np.clip(spot * rng.uniform(0.8, 1.2), 0,
                                             np.iinfo(arr.dtype).max).astype(arr.dtype)
         _write_texture(target, arr)
+        said.append(f"touch up {target.parent.parent.name}/{target.parent.name}/{target.name}")
         changed.append(target)
     meshes = [p for p in files if p.suffix in (".obj", ".ply")]
     if meshes:
         target = meshes[int(rng.integers(len(meshes)))]
         (_nudge_obj if target.suffix == ".obj" else _nudge_ply)(target, rng)
+        said.append(f"move vertices of {target.name}")
         changed.append(target)
     photos = [p for p in files if p.suffix == ".jpg"]
     if photos:
@@ -1022,6 +1031,7 @@ def edit_iteration(root: Path, i: int, seed: int = 0) -> list[Path]:
             p = root / "reference" / "photos" / f"DSC_{2000 + 10 * i + k:04d}.jpg"
             _write_jpeg(p, rng, w, h, 100 + 10 * i + k)
             changed.append(p)
+        said.append("2 new reference photos")
     return changed
 
 
