@@ -19,6 +19,7 @@ import sqlite3
 import stat as stat_mod
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -64,6 +65,8 @@ class _Entry:
     compress: bool
     name: str
     size: int  # file size for manifests, plain length for chunks
+    #: compression already running on the pool: (stored bytes, compressed?)
+    pending: Future[tuple[bytes, bool]] | None = None
 
 
 @dataclass
@@ -141,7 +144,10 @@ class _PackWorker(threading.Thread):
             self._pack = PackWriter(self.store.packs_dir, self.store.opener)
         flags = 0
         stored = item.data
-        if item.compress:
+        if item.pending is not None:
+            stored, compressed = item.pending.result()
+            flags = FLAG_ZSTD if compressed else 0
+        elif item.compress:
             stored, compressed = self._compressor.compress(item.data)
             flags = FLAG_ZSTD if compressed else 0
         offset = self._pack.append(item.etype, item.key, stored, len(item.data), flags)
@@ -197,11 +203,17 @@ class StoreWriter:
         self._session_files: set[bytes] = set()
         self._failed: BaseException | None = None
         self._params = store.chunker
+        self._compressor = Compressor(store.compression_level)
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- session -------------------------------------------------------------------------
 
     def __enter__(self) -> StoreWriter:
         self._lock.acquire()
+        # Compression is the slowest stage; a small pool runs it on every core while the
+        # pack thread appends results in order (the bounded queue bounds the futures).
+        self._pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)),
+                                        thread_name_prefix="cvault-compress")
         self._worker = _PackWorker(self._store)
         self._worker.start()
         return self
@@ -223,6 +235,9 @@ class StoreWriter:
                 if worker.error is not None:
                     raise worker.error
         finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
             self._lock.release()
 
     def _require_open(self) -> _PackWorker:
@@ -306,7 +321,10 @@ class StoreWriter:
                 size += len(data)
                 if key not in self._session_chunks and not index.contains(ENTRY_CHUNK, key):
                     self._session_chunks.add(key)
-                    self._send(worker, _Entry(ENTRY_CHUNK, key, data, compress, name, len(data)))
+                    pending = (self._pool.submit(self._compressor.compress, data)
+                               if compress and self._pool is not None else None)
+                    self._send(worker, _Entry(ENTRY_CHUNK, key, data, compress, name, len(data),
+                                              pending))
                     if worker.error is not None:
                         break
                 progress.advance(len(data))
