@@ -1,0 +1,511 @@
+"""Measure CreativeVault against the issue's targets (``make bench`` / ``make bench-full``).
+
+    python -m benchmarks.run --scale small|full [--out benchmarks/out] [--only NAME ...]
+
+Measurements (each in its own child process, so imports, caches and peak memory of one
+do not leak into another; the child's ``ru_maxrss`` is its peak resident memory):
+
+- ``initial``: first commit of the generated corpus (add + commit), MB/s. Target >= 300.
+- ``iterations``: 20 rounds of local artist edits, each added and committed; store size
+  after all of them versus the logical size of a plain copy of every version.
+- ``restore``: delete the working files, restore the latest version, MB/s.
+- ``incremental``: a vault holding one large layered PSD (130 MB; at small scale also a
+  proportionally smaller one); one layer is repainted; time of add + commit. Target < 0.5 s.
+- ``status``: no-change ``status`` over many tiny files (100,000 at full scale, 20,000 at
+  small) via the API and via the ``cvault`` CLI subprocess. Target < 2 s.
+- ``bigfile``: peak memory while committing, then restoring, one large file written
+  streaming (4 GB full, 512 MB small). Target < 150 MB.
+
+Results are printed as a table and written to ``<out>/results.json``; the work folder
+``<out>/work`` is removed at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MEASUREMENTS", "SCALE_PARAMS", "machine_info", "main", "run_child"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MB = 1_000_000
+
+#: Per-scale parameters of every measurement.
+SCALE_PARAMS: dict[str, dict[str, Any]] = {
+    "small": {"corpus": 40 * 1024 * 1024, "iterations": 20, "incremental": [5_000_000, 130 * MB],
+              "status_files": 20_000, "bigfile": 512 * 1024 * 1024},
+    "full": {"corpus": 1024 * 1024 * 1024, "iterations": 20, "incremental": [130 * MB],
+             "status_files": 100_000, "bigfile": 4 * 1024 * 1024 * 1024},
+    "tiny": {"corpus": 3 * 1024 * 1024, "iterations": 3, "incremental": [2_000_000],
+             "status_files": 500, "bigfile": 32 * 1024 * 1024},
+}
+
+TARGETS = {
+    "initial_mb_s": (">=", 300.0),
+    "incremental_s": ("<", 0.5),
+    "status_api_s": ("<", 2.0),
+    "status_cli_s": ("<", 2.0),
+    "commit_peak_rss_mb": ("<", 150.0),
+    "restore_peak_rss_mb": ("<", 150.0),
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.name == ".git":
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                elif e.is_file(follow_symlinks=False):
+                    total += e.stat().st_size
+    return total
+
+
+def _dir_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _bench_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "CVAULT_"))}
+    env.update({"GIT_AUTHOR_NAME": "CreativeVault Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+                "GIT_COMMITTER_NAME": "CreativeVault Bench",
+                "GIT_COMMITTER_EMAIL": "bench@example.com",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                            env.get("PYTHONPATH")]))})
+    return env
+
+
+def run_child(task: str, **params: Any) -> dict[str, Any]:
+    """Run ``task`` in a fresh interpreter and return its JSON result (with ``peak_rss_mb``)."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", task, "--params",
+           json.dumps(params)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_bench_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child '{task}' failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- child tasks
+
+
+def _task_generate(root: str, scale: int, seed: int = 0) -> dict[str, Any]:
+    from benchmarks.corpus import duplicate_fraction, generate_project
+
+    t0 = time.perf_counter()
+    files = generate_project(Path(root), scale, seed)
+    seconds = time.perf_counter() - t0
+    textures = [p for p in files if p.suffix in (".png", ".tif")]
+    return {"files": len(files), "bytes": _tree_bytes(Path(root)), "seconds": seconds,
+            "texture_duplicate_fraction": duplicate_fraction(textures)}
+
+
+def _task_initial(root: str) -> dict[str, Any]:
+    import creativevault as cv
+
+    size = _tree_bytes(Path(root))
+    t0 = time.perf_counter()
+    vault = cv.Vault.init(root)
+    vault.add([root])
+    info = vault.commit("initial import")
+    seconds = time.perf_counter() - t0
+    vault.close()
+    return {"commit": info.id, "bytes": size, "seconds": seconds, "mb_s": size / MB / seconds}
+
+
+def _task_iterations(root: str, iterations: int, seed: int = 0) -> dict[str, Any]:
+    import creativevault as cv
+    from benchmarks.corpus import edit_iteration
+
+    base = Path(root)
+    logical = _tree_bytes(base)  # the initial commit's tree
+    vault = cv.Vault.open(root)
+    stored_before = vault.stats().stored_bytes
+    commit_s: list[float] = []
+    edit_bytes: list[int] = []
+    for i in range(iterations):
+        changed = edit_iteration(base, i, seed)
+        edit_bytes.append(sum(p.stat().st_size for p in changed))
+        t0 = time.perf_counter()
+        vault.add(changed)
+        vault.commit(f"iteration {i + 1}")
+        commit_s.append(time.perf_counter() - t0)
+        logical += _tree_bytes(base)
+    stats = vault.stats()
+    vault.close()
+    return {"iterations": iterations, "logical_bytes": logical,
+            "distinct_version_bytes": stats.logical_bytes, "stored_bytes": stats.stored_bytes,
+            "stored_before_bytes": stored_before, "git_dir_bytes": _dir_bytes(base / ".git"),
+            "ratio": logical / max(1, stats.stored_bytes), "commit_seconds": commit_s,
+            "changed_bytes_per_iteration": edit_bytes, "commits": stats.commits}
+
+
+def _task_restore(root: str) -> dict[str, Any]:
+    import creativevault as cv
+
+    base = Path(root)
+    size = _tree_bytes(base)
+    for entry in base.iterdir():  # the working files go; the vault (.git) stays
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    vault = cv.Vault.open(root)
+    t0 = time.perf_counter()
+    report = vault.restore([root], source="HEAD")
+    seconds = time.perf_counter() - t0
+    clean = vault.status().clean
+    vault.close()
+    return {"bytes": size, "files": len(report.written), "seconds": seconds,
+            "mb_s": size / MB / seconds, "clean_after": clean,
+            "restored_bytes": _tree_bytes(base)}
+
+
+def _task_incremental(root: str, size: int, seed: int = 0) -> dict[str, Any]:
+    import numpy as np
+
+    import creativevault as cv
+    from benchmarks import corpus
+
+    base = Path(root)
+    psd = base / "shot" / "layout_master.psd"
+    psd.parent.mkdir(parents=True, exist_ok=True)
+    # 4 full-canvas layers + merged image, raw 8-bit: 19 bytes per canvas pixel
+    w = int((size / 19 * 16 / 9) ** 0.5)
+    h = int(w * 9 / 16)
+    corpus._make_psd(psd, np.random.default_rng([seed, 130]), w, h, 4, 8, 0)
+    (base / "shot" / "notes.txt").write_text("layout pass\n")
+    vault = cv.Vault.init(root)
+    vault.add([root])
+    vault.commit("layout master")
+    time.sleep(0.05)
+    corpus._repaint_psd(psd, np.random.default_rng([seed, 131]))
+    t0 = time.perf_counter()
+    vault.add([psd])
+    vault.commit("repaint part of one layer")
+    seconds = time.perf_counter() - t0
+    stats = vault.stats()
+    vault.close()
+    return {"file_bytes": psd.stat().st_size, "seconds": seconds,
+            "stored_bytes": stats.stored_bytes}
+
+
+def _task_status_setup(root: str, files: int) -> dict[str, Any]:
+    import creativevault as cv
+
+    base = Path(root)
+    per_dir = 500
+    t0 = time.perf_counter()
+    for d in range(-(-files // per_dir)):
+        folder = base / f"shot{d // 20:03d}" / f"frames{d % 20:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(min(per_dir, files - d * per_dir)):
+            (folder / f"f{k:04d}.xmp").write_text(f"<x:xmpmeta rating='{k % 5}'/>\n")
+    gen_s = time.perf_counter() - t0
+    time.sleep(1.2)  # let the files age past the stat cache's racy-timestamp window
+    t0 = time.perf_counter()
+    vault = cv.Vault.init(root)
+    vault.add([root])
+    vault.commit("many small files")
+    commit_s = time.perf_counter() - t0
+    vault.close()
+    return {"files": files, "generate_seconds": gen_s, "add_commit_seconds": commit_s}
+
+
+def _task_status_api(root: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import creativevault as cv
+
+    vault = cv.Vault.open(root)
+    t1 = time.perf_counter()
+    st = vault.status()
+    t2 = time.perf_counter()
+    vault.close()
+    return {"clean": st.clean, "status_seconds": t2 - t1, "open_seconds": t1 - t0}
+
+
+def _task_bigfile_write(path: str, size: int, seed: int = 0) -> dict[str, Any]:
+    """Write a large scene-cache-like file streaming: structured blocks mixed with noise."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 4])
+    block = 16 * 1024 * 1024
+    ramp = (np.arange(block // 4, dtype=np.float32) % 4096).astype(np.float32)
+    t0 = time.perf_counter()
+    with open(path, "wb") as f:
+        written = 0
+        k = 0
+        while written < size:
+            n = min(block, size - written)
+            if k % 2:
+                data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+            else:  # float samples with a little noise: compressible, never repeating
+                vals = ramp * np.float32(1 + k) + rng.normal(0, 1, block // 4).astype(np.float32)
+                data = vals.tobytes()[:n]
+            f.write(data)
+            written += n
+            k += 1
+    return {"bytes": size, "seconds": time.perf_counter() - t0}
+
+
+def _task_bigfile_commit(root: str) -> dict[str, Any]:
+    import creativevault as cv
+
+    base = Path(root)
+    size = _tree_bytes(base)
+    t0 = time.perf_counter()
+    vault = cv.Vault.init(root)
+    vault.add([root])
+    vault.commit("one big file")
+    seconds = time.perf_counter() - t0
+    vault.close()
+    return {"bytes": size, "seconds": seconds, "mb_s": size / MB / seconds}
+
+
+def _task_bigfile_restore(root: str, name: str) -> dict[str, Any]:
+    import creativevault as cv
+
+    target = Path(root) / name
+    size = target.stat().st_size
+    target.unlink()
+    vault = cv.Vault.open(root)
+    t0 = time.perf_counter()
+    vault.restore([target], source="HEAD")
+    seconds = time.perf_counter() - t0
+    vault.close()
+    return {"bytes": target.stat().st_size, "expected_bytes": size, "seconds": seconds,
+            "mb_s": size / MB / seconds}
+
+
+def _task_baseline() -> dict[str, Any]:
+    import creativevault as cv
+
+    cv.Vault  # noqa: B018 - import the vault (dulwich, store) as the measured tasks do
+    return {}
+
+
+_TASKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "generate": _task_generate, "initial": _task_initial, "iterations": _task_iterations,
+    "restore": _task_restore, "incremental": _task_incremental,
+    "status_setup": _task_status_setup, "status_api": _task_status_api,
+    "bigfile_write": _task_bigfile_write, "bigfile_commit": _task_bigfile_commit,
+    "bigfile_restore": _task_bigfile_restore, "baseline": _task_baseline,
+}
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def _measure_corpus(work: Path, p: dict[str, Any], res: dict[str, Any]) -> None:
+    root = work / "corpus"
+    shutil.rmtree(root, ignore_errors=True)
+    res["generate"] = run_child("generate", root=str(root), scale=p["corpus"])
+    res["initial"] = run_child("initial", root=str(root))
+    res["iterations"] = run_child("iterations", root=str(root), iterations=p["iterations"])
+    res["restore"] = run_child("restore", root=str(root))
+
+
+def _measure_incremental(work: Path, p: dict[str, Any], res: dict[str, Any]) -> None:
+    res["incremental"] = []
+    for size in p["incremental"]:
+        root = work / f"incremental-{size}"
+        shutil.rmtree(root, ignore_errors=True)
+        res["incremental"].append(run_child("incremental", root=str(root), size=size))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _measure_status(work: Path, p: dict[str, Any], res: dict[str, Any]) -> None:
+    root = work / "status"
+    shutil.rmtree(root, ignore_errors=True)
+    setup = run_child("status_setup", root=str(root), files=p["status_files"])
+    api = [run_child("status_api", root=str(root)) for _ in range(3)]
+    cli = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "creativevault", "status"], cwd=root,
+                              env=_bench_env(), capture_output=True, text=True)
+        cli.append({"seconds": time.perf_counter() - t0, "rc": proc.returncode,
+                    "clean": "nothing to commit" in proc.stdout})
+    res["status"] = {"setup": setup, "api": api, "cli": cli}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _measure_bigfile(work: Path, p: dict[str, Any], res: dict[str, Any]) -> None:
+    root = work / "bigfile"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    name = "scene_cache.bin"
+    write = run_child("bigfile_write", path=str(root / name), size=p["bigfile"])
+    commit = run_child("bigfile_commit", root=str(root))
+    restore = run_child("bigfile_restore", root=str(root), name=name)
+    res["bigfile"] = {"write": write, "commit": commit, "restore": restore,
+                      "baseline": run_child("baseline")}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+MEASUREMENTS: dict[str, Callable[[Path, dict[str, Any], dict[str, Any]], None]] = {
+    "corpus": _measure_corpus, "incremental": _measure_incremental,
+    "status": _measure_status, "bigfile": _measure_bigfile,
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, memory, OS and Python of this machine."""
+    cpu = platform.processor() or platform.machine()
+    mem = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import creativevault
+
+        version = creativevault.__version__
+    except ImportError:
+        version = None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_bytes": mem,
+            "os": platform.platform(), "python": platform.python_version(),
+            "creativevault": version}
+
+
+def _summary(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, value, target, verdict) rows."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, key: str | None, value: float, fmt: str) -> None:
+        if key is None:
+            rows.append((name, fmt.format(value), "", ""))
+            return
+        op, target = TARGETS[key]
+        ok = value >= target if op == ">=" else value < target
+        res.setdefault("summary", {})[key] = value
+        rows.append((name, fmt.format(value), f"{op} {target:g}", "ok" if ok else "MISSED"))
+
+    if "generate" in res:
+        g = res["generate"]
+        add(f"corpus: {g['files']} files, {g['bytes'] / MB:.0f} MB, textures duplicated",
+            None, 100 * g["texture_duplicate_fraction"], "{:.0f} %")
+    if "initial" in res:
+        i = res["initial"]
+        add("initial commit throughput (MB/s)", "initial_mb_s", i["mb_s"], "{:.0f}")
+        add("  initial commit time (s)", None, i["seconds"], "{:.1f}")
+    if "iterations" in res:
+        it = res["iterations"]
+        n = it["iterations"]
+        add(f"after {n} edit iterations: plain copies of every version (MB)", None,
+            it["logical_bytes"] / MB, "{:,.0f}")
+        add("  distinct file versions (MB)", None, it["distinct_version_bytes"] / MB, "{:,.0f}")
+        add("  vault store (MB)", None, it["stored_bytes"] / MB, "{:,.0f}")
+        add("  .git folder (MB)", None, it["git_dir_bytes"] / MB, "{:,.0f}")
+        add("  ratio plain copies / store", None, it["ratio"], "{:.1f}x")
+        cs = sorted(it["commit_seconds"])
+        add("  iteration commit time, median (s)", None, cs[len(cs) // 2], "{:.2f}")
+    if "restore" in res:
+        add("restore latest version (MB/s)", None, res["restore"]["mb_s"], "{:.0f}")
+    for inc in res.get("incremental", []):
+        add(f"incremental commit, one changed {inc['file_bytes'] / MB:.0f} MB PSD (s)",
+            "incremental_s", inc["seconds"], "{:.2f}")
+    if "status" in res:
+        st = res["status"]
+        nfiles = st["setup"]["files"]
+        add(f"no-change status, {nfiles:,} files, API (s)", "status_api_s",
+            min(a["status_seconds"] for a in st["api"]), "{:.2f}")
+        add(f"no-change status, {nfiles:,} files, CLI process (s)", "status_cli_s",
+            min(c["seconds"] for c in st["cli"]), "{:.2f}")
+    if "bigfile" in res:
+        b = res["bigfile"]
+        size = b["commit"]["bytes"] / 2**20
+        add(f"peak RSS committing a {size:,.0f} MiB file (MB)", "commit_peak_rss_mb",
+            b["commit"]["peak_rss_mb"], "{:.0f}")
+        add("peak RSS restoring it (MB)", "restore_peak_rss_mb",
+            b["restore"]["peak_rss_mb"], "{:.0f}")
+        add("  (interpreter + creativevault import alone, MB)", None,
+            b["baseline"]["peak_rss_mb"], "{:.0f}")
+        add("  big file commit throughput (MB/s)", None, b["commit"]["mb_s"], "{:.0f}")
+        add("  big file restore throughput (MB/s)", None, b["restore"]["mb_s"], "{:.0f}")
+    return rows
+
+
+def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{w0}}  {'value':>{w1}}  {'target':<8}  result")
+    print("-" * (w0 + w1 + 24))
+    for name, value, target, verdict in rows:
+        print(f"{name:<{w0}}  {value:>{w1}}  {target:<8}  {verdict}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="CreativeVault benchmarks")
+    ap.add_argument("--scale", choices=sorted(SCALE_PARAMS), default="small")
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "out")
+    ap.add_argument("--only", nargs="*", choices=sorted(MEASUREMENTS))
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        result = _TASKS[args.child](**json.loads(args.params))
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+        return 0
+
+    params = SCALE_PARAMS[args.scale]
+    out = args.out.resolve()
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    info = machine_info()
+    print(f"machine: {info['nproc']} x {info['cpu']}, "
+          f"{(info['memory_bytes'] or 0) / 2**30:.0f} GiB RAM, Python {info['python']}, "
+          f"{info['os']}")
+    print(f"scale: {args.scale} {json.dumps(params)}", flush=True)
+    results: dict[str, Any] = {"scale": args.scale, "params": params, "machine": info,
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    t0 = time.perf_counter()
+    for name in args.only or list(MEASUREMENTS):
+        t = time.perf_counter()
+        MEASUREMENTS[name](work, params, results)
+        print(f"  {name}: done in {time.perf_counter() - t:.0f} s", flush=True)
+    results["total_seconds"] = time.perf_counter() - t0
+    rows = _summary(results)
+    print()
+    _print_table(rows)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults written to {out / 'results.json'}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
