@@ -198,6 +198,15 @@ class StatCache:
         for relpath, raw in self._entries.items():
             yield relpath, _to_entry(raw)
 
+    def paths(self) -> Iterator[str]:
+        """Iterate over the cached repo paths (cheap: no entry is decoded)."""
+        return iter(self._entries)
+
+    def stat_of(self, relpath: str) -> tuple[int, int, int, int, int] | None:
+        """The raw ``(size, mtime_ns, ino, ctime_ns, mode)`` of ``relpath`` (no decoding)."""
+        raw = self._entries.get(relpath)
+        return None if raw is None else raw[:5]
+
     def __len__(self) -> int:
         return len(self._entries)
 

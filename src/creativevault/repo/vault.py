@@ -14,7 +14,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -252,12 +252,6 @@ def _entry(st: os.stat_result, mode: int, blob_id: str, file_id: str | None) -> 
                      file_id)
 
 
-def _relpath_parents(relpath: str) -> Iterator[str]:
-    parts = relpath.split("/")
-    for i in range(1, len(parts)):
-        yield "/".join(parts[:i])
-
-
 class Vault:
     """A CreativeVault repository: ``Vault.init(path)`` or ``Vault.open(path)``."""
 
@@ -341,7 +335,7 @@ class Vault:
             ctime_ns = ctime[0] * 1_000_000_000 + ctime[1] if isinstance(ctime, tuple) else 0
             fresh.set(nfc(path), StatEntry(entry.size, mtime_ns, entry.ino, ctime_ns,
                                            entry.mode, entry.sha.decode(), file_id))
-        fresh.head = cache.head
+        fresh.head = None  # unknown whether the index still equals HEAD
         fresh.index_sig = sig
         return fresh
 
@@ -349,8 +343,13 @@ class Vault:
         cache.index_sig = self.git.index_signature()
         cache.save(self._statcache_path)
 
-    def _write_index(self, cache: StatCache) -> None:
-        """Write the git index from the stat cache (stat data included), then the cache."""
+    def _write_index(self, cache: StatCache, *, matches_head: str | None = None) -> None:
+        """Write the git index from the stat cache (stat data included), then the cache.
+
+        ``matches_head`` is the commit whose tree the new index equals, if known: status
+        then skips comparing the index with HEAD (``cache.head`` records it).
+        """
+        cache.head = matches_head
         entries = {}
         for path, e in cache.items():
             st = None
@@ -434,9 +433,11 @@ class Vault:
     def _scan(self, cache: StatCache) -> dict[str, os.stat_result]:
         """Walk the working tree: tracked files always, untracked ones unless ignored."""
         ignore = IgnoreRules.load(self.root)
-        tracked_dirs = set()
-        for path, _ in cache.items():
-            tracked_dirs.update(_relpath_parents(path))
+        tracked_dirs: set[str] = set()
+        for parent in {p.rpartition("/")[0] for p in cache.paths()}:
+            while parent and parent not in tracked_dirs:
+                tracked_dirs.add(parent)
+                parent = parent.rpartition("/")[0]
 
         def skip(relpath: str) -> bool:
             key = relpath.rstrip("/")
@@ -450,51 +451,66 @@ class Vault:
     def status(self) -> Status:
         """Compare HEAD, the staging area and the working tree."""
         cache = self._load_statcache()
-        head_flat = self._head_flat()
         files = self._scan(cache)
         rules: AttributeRules | None = None
         status = Status(branch=self.git.head_branch(), head=self.git.head_commit())
         refreshed = False
-        for path, st in sorted(files.items()):
-            entry = cache.get(path)
-            if entry is None:
+        threshold = cache.written_ns - RACY_GRANULARITY_NS
+        for path, st in files.items():
+            raw = cache.stat_of(path)
+            if raw is None:
                 status.untracked.append(path)
                 continue
-            if self._cache_trusts(cache, entry, st):
-                continue
+            if (raw[0] == st.st_size and raw[1] == st.st_mtime_ns and raw[2] == st.st_ino
+                    and raw[3] == st.st_ctime_ns and raw[1] < threshold
+                    and raw[4] == mode_for(st)):
+                continue  # the fast path: stat unchanged, nothing to read
+            entry = cache.get(path)
+            assert entry is not None
             if entry.file_id is None and rules is None:
                 rules = self._rules()
             content = self._worktree_content(path, st, cache, rules)
-            staged = _Content(entry.blob_id, entry.file_id)
-            if content.same(staged):
+            if content.same(_Content(entry.blob_id, entry.file_id)):
                 cache.set(path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
                 refreshed = True
             else:
                 status.unstaged.append(Change(path, "modified", entry.file_id is not None,
                                               entry.size, st.st_size))
-        for path, entry in sorted(cache.items()):
+        for path in cache.paths():
             if path not in files:
+                entry = cache.get(path)
+                assert entry is not None
                 status.unstaged.append(Change(path, "deleted", entry.file_id is not None,
                                               entry.size, None))
-        for path, entry in sorted(cache.items()):
-            head = head_flat.get(path)
-            if head is None:
-                status.staged.append(Change(path, "added", entry.file_id is not None,
-                                            None, entry.size))
-            elif head.blob_id != entry.blob_id or head.mode != entry.mode:
-                if entry.file_id is not None:
-                    old = self._file_id_of_blob(head.blob_id)
-                    if old == entry.file_id and head.mode == entry.mode:
-                        continue
-                status.staged.append(Change(path, "modified", entry.file_id is not None,
-                                            None, entry.size))
-        for path in sorted(head_flat):
-            if cache.get(path) is None:
-                status.staged.append(Change(path, "deleted", False))
-        status.collisions = find_collisions(list(files) + [p for p, _ in cache.items()])
+        if cache.head is None or cache.head != status.head:
+            status.staged = self._staged_changes(cache)
+        status.untracked.sort()
+        status.unstaged.sort(key=lambda c: c.path)
+        status.collisions = find_collisions(set(files) | set(cache.paths()))
         if refreshed:
             self._save_statcache(cache)
         return status
+
+    def _staged_changes(self, cache: StatCache) -> list[Change]:
+        """Index against HEAD (only needed when the index may differ from HEAD)."""
+        head_flat = self._head_flat()
+        staged: list[Change] = []
+        for path, entry in sorted(cache.items()):
+            head = head_flat.get(path)
+            if head is None:
+                staged.append(Change(path, "added", entry.file_id is not None, None,
+                                     entry.size))
+            elif head.blob_id != entry.blob_id or head.mode != entry.mode:
+                if entry.file_id is not None and head.mode == entry.mode \
+                        and self._file_id_of_blob(head.blob_id) == entry.file_id:
+                    continue
+                staged.append(Change(path, "modified", entry.file_id is not None, None,
+                                     entry.size))
+        for path in sorted(head_flat):
+            if path not in cache:
+                staged.append(Change(path, "deleted", False))
+        staged.sort(key=lambda c: c.path)
+        return staged
 
     # ------------------------------------------------------------------ add
     def _expand(self, paths: Iterable[str | Path], cache: StatCache,
@@ -979,8 +995,7 @@ class Vault:
             cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
             progress.advance(1)
         progress.finish()
-        cache.head = target_id
-        self._write_index(cache)
+        self._write_index(cache, matches_head=target_id)
         old_name = self.git.head_branch() or (old_head or "")[:10]
         message = f"checkout: moving from {old_name} to {rev}"
         if branch is not None:
