@@ -20,6 +20,7 @@ from dulwich.objectspec import parse_commit
 from dulwich.repo import Repo, get_user_identity
 
 from creativevault.errors import GitError, NotAVaultError, RevisionNotFoundError
+from creativevault.repo.statcache import MODE_EXEC, MODE_FILE
 
 __all__ = [
     "CommitData",
@@ -31,8 +32,6 @@ __all__ = [
 
 _REV_SUFFIX = re.compile(r"^(.*?)((?:[~^][0-9]*)*)$")
 _REV_STEP = re.compile(r"([~^])([0-9]*)")
-MODE_FILE = 0o100644
-MODE_EXEC = 0o100755
 _MODE_LINK = 0o120000
 _MODE_GITLINK = 0o160000
 
@@ -414,7 +413,3 @@ class GitRepo:
         config.set((section.encode(),), name.encode(), value.encode())
         config.write_to_path()
 
-
-def mode_for(st) -> int:
-    """The git file mode for a working file's stat."""
-    return MODE_EXEC if st.st_mode & 0o111 else MODE_FILE

@@ -26,7 +26,10 @@ __all__ = [
     "Fingerprint",
     "StatCache",
     "StatEntry",
+    "MODE_EXEC",
+    "MODE_FILE",
     "fingerprint",
+    "git_mode",
     "index_signature",
 ]
 
@@ -65,9 +68,18 @@ class StatEntry(NamedTuple):
         return (self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode)
 
 
+MODE_FILE = 0o100644
+MODE_EXEC = 0o100755
+
+
+def git_mode(st: os.stat_result) -> int:
+    """The git file mode of a regular file: executable or not (git keeps no other bits)."""
+    return MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
+
+
 def fingerprint(st: os.stat_result) -> Fingerprint:
-    """The stat fields the cache compares: ``(size, mtime_ns, ino, ctime_ns, mode)``."""
-    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode)
+    """The stat fields the cache compares: ``(size, mtime_ns, ino, ctime_ns, git mode)``."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, git_mode(st))
 
 
 def index_signature(index_path: Path) -> tuple[int, int] | None:
@@ -222,9 +234,7 @@ class StatCache:
         raw = self._entries.get(relpath)
         if raw is None:
             return False
-        if (raw[0], raw[1], raw[2], raw[3], raw[4]) != (
-            st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode
-        ):
+        if (raw[0], raw[1], raw[2], raw[3], raw[4]) != fingerprint(st):
             return False
         return raw[1] < self.written_ns - RACY_GRANULARITY_NS
 

@@ -39,7 +39,7 @@ from creativevault.repo.attributes import (
     add_tracked_path,
     ensure_default_blocks,
 )
-from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo, mode_for
+from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo
 from creativevault.repo.paths import (
     find_collisions,
     from_repo_path,
@@ -48,7 +48,8 @@ from creativevault.repo.paths import (
     walk_worktree,
 )
 from creativevault.repo.pointer import Pointer, parse_pointer
-from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry
+from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
+from creativevault.repo.statcache import git_mode as mode_for
 from creativevault.store import Store
 from creativevault.types import Progress
 
@@ -416,13 +417,8 @@ class Vault:
 
     @staticmethod
     def _same_stat(entry: StatEntry, st: os.stat_result) -> bool:
-        """``entry`` was recorded for a file with exactly this stat.
-
-        ``entry.mode`` is the git mode, so the permission bits are compared through it.
-        """
-        return (entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns
-                and entry.ino == st.st_ino and entry.ctime_ns == st.st_ctime_ns
-                and entry.mode == mode_for(st))
+        """``entry`` was recorded for a file with exactly this stat (git mode included)."""
+        return entry.fingerprint == fingerprint(st)
 
     @classmethod
     def _cache_trusts(cls, cache: StatCache, entry: StatEntry, st: os.stat_result) -> bool:
@@ -461,9 +457,7 @@ class Vault:
             if raw is None:
                 status.untracked.append(path)
                 continue
-            if (raw[0] == st.st_size and raw[1] == st.st_mtime_ns and raw[2] == st.st_ino
-                    and raw[3] == st.st_ctime_ns and raw[1] < threshold
-                    and raw[4] == mode_for(st)):
+            if raw == fingerprint(st) and raw[1] < threshold:
                 continue  # the fast path: stat unchanged, nothing to read
             entry = cache.get(path)
             assert entry is not None

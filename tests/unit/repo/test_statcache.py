@@ -17,6 +17,7 @@ from creativevault.repo.statcache import (
     StatCache,
     StatEntry,
     fingerprint,
+    git_mode,
     index_signature,
 )
 
@@ -131,7 +132,7 @@ def test_matches_and_racy_rule(tmp_path: Path) -> None:
 def test_fingerprint(tmp_path: Path) -> None:
     _, st = _file(tmp_path, "f", 10**18)
     fp = fingerprint(st)
-    assert fp == (st.st_size, 10**18, st.st_ino, st.st_ctime_ns, st.st_mode)
+    assert fp == (st.st_size, 10**18, st.st_ino, st.st_ctime_ns, git_mode(st))
     assert StatEntry.from_stat(st, BLOB, None).fingerprint == fp
 
 
