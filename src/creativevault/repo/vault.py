@@ -875,7 +875,9 @@ class Vault:
             entry = cache.get(path)
             if entry is not None and entry.blob_id == fe.blob_id:
                 cache.set(path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
-        self._save_statcache(cache)
+        # the git index too: its stat data must follow the rewritten files, or plain git
+        # (which cannot re-clean a vault file without the filter) sees them as modified
+        self._write_index(cache)
         return report
 
     def _is_safe(self, path: str, have: _Content, cache: StatCache,
