@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from creativevault.errors import (
+    FileChangedError,
+    FileVanishedError,
     GitError,
-    InputFileError,
     LockedError,
     NotAPointerError,
     NotAVaultError,
@@ -51,6 +52,7 @@ from creativevault.repo.pointer import Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
 from creativevault.store import Store
+from creativevault.store.store import Opener
 from creativevault.types import Progress
 
 __all__ = [
@@ -285,15 +287,18 @@ class Vault:
         return cls(git, store)
 
     @classmethod
-    def open(cls, path: str | Path = ".") -> Vault:
-        """Open the vault containing ``path``."""
+    def open(cls, path: str | Path = ".", *, opener: Opener | None = None) -> Vault:
+        """Open the vault containing ``path``.
+
+        ``opener(path)`` opens new pack files for writing (tests inject write failures).
+        """
         git = GitRepo.discover(Path(path))
         cvault_dir = git.git_dir / "cvault"
         if not (cvault_dir / "store.json").exists():
             git.close()
             raise NotAVaultError("a git repository but not a vault (run 'cvault init')",
                                  path=git.worktree)
-        return cls(git, Store.open(cvault_dir))
+        return cls(git, Store.open(cvault_dir, opener=opener))
 
     def close(self) -> None:
         self.store.close()
@@ -383,10 +388,11 @@ class Vault:
         except (NotAPointerError, PointerError):
             return None
 
-    def _content_of_blob(self, blob_id: str) -> _Content:
+    def _content_of_blob(self, blob_id: str, path: str | None = None) -> _Content:
+        """What a blob holds; :class:`PointerError` naming ``path`` for a broken pointer."""
         data = self.git.read_blob(blob_id)
         try:
-            ptr = parse_pointer(data)
+            ptr = parse_pointer(data, path=path)
         except NotAPointerError:
             return _Content(blob_id, None, len(data))
         return _Content(blob_id, ptr.oid, ptr.size)
@@ -411,9 +417,9 @@ class Vault:
                 return _Content("", _sha256_of_file(disk), st.st_size)
             return _Content(_git_blob_id_of_file(disk, st.st_size), None, st.st_size)
         except FileNotFoundError as exc:
-            raise InputFileError("vanished while cvault was reading it", path=disk) from exc
+            raise FileVanishedError("vanished while cvault was reading it", path=disk) from exc
         except OSError as exc:
-            raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+            raise FileVanishedError(f"cannot read ({exc.strerror})", path=disk) from exc
 
     @staticmethod
     def _same_stat(entry: StatEntry, st: os.stat_result) -> bool:
@@ -556,9 +562,9 @@ class Vault:
             try:
                 st = disk.stat()
             except FileNotFoundError as exc:
-                raise InputFileError("vanished before it could be added", path=disk) from exc
+                raise FileVanishedError("vanished before it could be added", path=disk) from exc
             except OSError as exc:
-                raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+                raise FileVanishedError(f"cannot read ({exc.strerror})", path=disk) from exc
             entry = cache.get(path)
             if entry is not None and self._cache_trusts(cache, entry, st):
                 continue
@@ -591,11 +597,12 @@ class Vault:
                     try:
                         data = disk.read_bytes()
                     except OSError as exc:
-                        raise InputFileError(f"cannot read ({exc.strerror})", path=disk) from exc
+                        raise FileVanishedError(f"cannot read ({exc.strerror})",
+                                                path=disk) from exc
                     st2 = self._stat_after(disk)
                     if st2.st_size != len(data) or st2.st_mtime_ns != st.st_mtime_ns:
-                        raise InputFileError("changed while cvault was reading it; try again",
-                                             path=disk)
+                        raise FileChangedError("changed while cvault was reading it; try again",
+                                               path=disk)
                     blob_id = self.git.add_blob(data)
                     report.added_bytes += len(data)
                     cache.set(path, _entry(st, mode, blob_id, None))
@@ -622,7 +629,7 @@ class Vault:
         try:
             return disk.stat()
         except OSError as exc:
-            raise InputFileError("vanished while cvault was reading it", path=disk) from exc
+            raise FileVanishedError("vanished while cvault was reading it", path=disk) from exc
 
     # ------------------------------------------------------------------ commit
     def commit(self, message: str, *, all: bool = False, author: str | None = None,
@@ -700,8 +707,8 @@ class Vault:
             a, b = old.get(path), new.get(path)
             if a is not None and b is not None and a == b:
                 continue
-            ca = self._content_of_blob(a.blob_id) if a else None
-            cb = self._content_of_blob(b.blob_id) if b else None
+            ca = self._content_of_blob(a.blob_id, path) if a else None
+            cb = self._content_of_blob(b.blob_id, path) if b else None
             if ca is not None and cb is not None and ca.same(cb) and a.mode == b.mode:
                 continue
             kind = "added" if a is None else "deleted" if b is None else "modified"
@@ -743,7 +750,11 @@ class Vault:
         disk = self._disk(relpath)
         if disk.is_dir():
             raise WorktreeError("a folder is in the way of a file being restored", path=disk)
-        disk.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise WorktreeError("a file is in the way of a folder being restored",
+                                path=exc.filename or disk.parent) from exc
         fd, tmp_name = tempfile.mkstemp(prefix=".cvault-tmp-", dir=disk.parent)
         tmp = Path(tmp_name)
         try:
@@ -840,7 +851,7 @@ class Vault:
         disk = self._disk(path)
         try:
             st = disk.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file where a parent folder goes
             return None
         if not disk.is_file():
             return _Content("<dir>", "<dir>")
@@ -855,7 +866,7 @@ class Vault:
         plan_write: list[tuple[str, FlatEntry, _Content]] = []
         rescue: list[str] = []
         for path, fe in sorted(targets.items()):
-            want = self._content_of_blob(fe.blob_id)
+            want = self._content_of_blob(fe.blob_id, path)
             have = self._worktree_state(path, cache)
             if have is not None and have.same(want):
                 continue
@@ -892,7 +903,7 @@ class Vault:
             return staged.file_id is not None and self.store.has_file(staged.file_id)
         for flat in safe_sets:
             fe = flat.get(path)
-            if fe is not None and have.same(self._content_of_blob(fe.blob_id)):
+            if fe is not None and have.same(self._content_of_blob(fe.blob_id, path)):
                 return True
         return False
 
@@ -920,7 +931,7 @@ class Vault:
             report = CheckoutReport(target=label, written=sorted(targets), dry_run=dry_run)
             if not dry_run:
                 for path, fe in targets.items():
-                    content = self._content_of_blob(fe.blob_id)
+                    content = self._content_of_blob(fe.blob_id, path)
                     cache.set(path, StatEntry(0, 0, 0, 0, fe.mode, fe.blob_id, content.file_id))
                 self._write_index(cache)
             return report
@@ -952,22 +963,24 @@ class Vault:
         safe = [self._head_flat(), target]
         rescue = []
         contents: dict[str, _Content] = {}
+        unchanged: set[str] = set()  # working bytes already right (racily clean files)
         for path, fe in writes.items():
-            want = self._content_of_blob(fe.blob_id)
+            want = self._content_of_blob(fe.blob_id, path)
             contents[path] = want
             if want.file_id is not None and not self.store.has_file(want.file_id):
                 raise ObjectMissingError(f"content {want.file_id[:12]} is not in this vault; "
                                          "nothing was changed", path=path)
             have = self._worktree_state(path, cache)
-            if have is not None and not have.same(want) and not self._is_safe(
-                    path, have, cache, safe):
+            if have is not None and have.same(want) and self._disk(path).is_file():
+                unchanged.add(path)
+            elif have is not None and not self._is_safe(path, have, cache, safe):
                 rescue.append(path)
         for path in deletes:
             have = self._worktree_state(path, cache)
             if have is not None and not self._is_safe(path, have, cache, safe):
                 rescue.append(path)
-        report = CheckoutReport(target=rev, written=sorted(writes), deleted=sorted(deletes),
-                                dry_run=dry_run)
+        report = CheckoutReport(target=rev, written=sorted(set(writes) - unchanged),
+                                deleted=sorted(deletes), dry_run=dry_run)
         if dry_run:
             return report
         if rescue:
@@ -1138,8 +1151,12 @@ class Vault:
             seen |= self.git.ancestors(tip)
         return seen
 
-    def _referenced(self) -> dict[str, tuple[str, int]]:
-        """Every file id a commit, reflog or the index refers to: id -> (path, size)."""
+    def _referenced(self, broken: list[str] | None = None) -> dict[str, tuple[str, int]]:
+        """Every file id a commit, reflog or the index refers to: id -> (path, size).
+
+        A malformed pointer raises :class:`PointerError` naming its path, unless ``broken``
+        is given: then it is described there and skipped (fsck reports, gc refuses).
+        """
         out: dict[str, tuple[str, int]] = {}
         seen_blobs: set[str] = set()
         seen_trees: set[str] = set()
@@ -1152,7 +1169,13 @@ class Vault:
                 if fe.blob_id in seen_blobs:
                     continue
                 seen_blobs.add(fe.blob_id)
-                c = self._content_of_blob(fe.blob_id)
+                try:
+                    c = self._content_of_blob(fe.blob_id, path)
+                except PointerError as exc:
+                    if broken is None:
+                        raise
+                    broken.append(f"broken-pointer {path} in commit {cid[:10]} ({exc})")
+                    continue
                 if c.file_id is not None:
                     out.setdefault(c.file_id, (path, c.size or 0))
         for path, entry in self._load_statcache().items():
@@ -1163,11 +1186,19 @@ class Vault:
     def fsck(self, *, progress: Progress | None = None) -> FsckResult:
         """Verify every chunk and manifest, and that committed content is present."""
         report = self.store.fsck(progress=progress)
-        missing = sorted(f"{path} ({fid[:12]})" for fid, (path, _) in self._referenced().items()
+        broken: list[str] = []
+        referenced = self._referenced(broken)
+        missing = sorted(f"{path} ({fid[:12]})" for fid, (path, _) in referenced.items()
                          if not self.store.has_file(fid))
-        problems = [p.describe() for p in report.problems]
-        return FsckResult(report.ok and not missing, problems, report.checked_chunks,
-                          report.checked_files, missing)
+        problems = []
+        for p in report.problems:
+            # name the working paths too: users know their files by name, not by id
+            paths = sorted({referenced[f][0] for f in p.affected_files if f in referenced})
+            problems.append(p.describe() + (f" (path{'s' if len(paths) > 1 else ''} "
+                                            f"{', '.join(paths)})" if paths else ""))
+        problems.extend(broken)
+        return FsckResult(report.ok and not missing and not broken, problems,
+                          report.checked_chunks, report.checked_files, missing)
 
     def gc(self, *, grace_seconds: float = 14 * 24 * 3600, dry_run: bool = False,
            progress: Progress | None = None):
@@ -1187,7 +1218,11 @@ class Vault:
                 files.add(path)
                 c = content_cache.get(fe.blob_id)
                 if c is None:
-                    c = content_cache[fe.blob_id] = self._content_of_blob(fe.blob_id)
+                    try:
+                        c = self._content_of_blob(fe.blob_id, path)
+                    except PointerError:  # counted as the blob it is; fsck reports it
+                        c = _Content(fe.blob_id, None, 0)
+                    content_cache[fe.blob_id] = c
                 versions[(path, c.file_id or fe.blob_id)] = c.size or 0
         store_stats = self.store.stats()
         return VaultStats(commits=len(commits), files=len(files), versions=len(versions),
