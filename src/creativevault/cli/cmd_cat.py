@@ -26,6 +26,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 with tmp.open("wb") as f:
                     vault.cat(args.spec, f)
                 tmp.replace(args.output)
+            except OSError as exc:
+                if exc.filename not in (None, str(tmp)):
+                    raise
+                # name the file the user asked for, not the temp file next to it
+                raise OSError(exc.errno, exc.strerror or str(exc), str(args.output)) from exc
             finally:
                 tmp.unlink(missing_ok=True)
         else:

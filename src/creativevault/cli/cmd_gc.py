@@ -11,9 +11,19 @@ from creativevault.cli.output import BarProgress, human_size, open_vault, print_
 __all__ = ["register", "run"]
 
 
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: '{text}'") from None
+    if not days >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be zero or more days, not '{text}'")
+    return days
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gc", help="remove data no ref, reflog or rescue entry reaches")
-    p.add_argument("--grace", type=float, default=14.0, metavar="DAYS",
+    p.add_argument("--grace", type=_days, default=14.0, metavar="DAYS",
                    help="keep anything written in the last DAYS days (default 14)")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")

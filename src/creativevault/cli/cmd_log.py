@@ -8,7 +8,10 @@ from typing import TextIO
 
 from creativevault.cli.output import open_vault, print_json
 
-__all__ = ["format_date", "register", "run"]
+__all__ = ["PATHS_AFTER_DASHDASH", "format_date", "register", "run"]
+
+#: main() passes everything after ``--`` as PATHs (``cvault log -- big.psd``)
+PATHS_AFTER_DASHDASH = True
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +33,9 @@ def format_date(ts: int, tz: int) -> str:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
-        commits = vault.log(args.rev, max_count=args.max_count, paths=args.paths or None)
+        # like git, a negative -n means no limit
+        limit = args.max_count if args.max_count is None or args.max_count >= 0 else None
+        commits = vault.log(args.rev, max_count=limit, paths=args.paths or None)
     if args.json:
         print_json(out, [c.to_json() for c in commits])
         return 0

@@ -38,6 +38,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (E.VaultError, 1),
 )
 EXIT_INTERRUPTED = 130
+#: an exception the library did not convert (a bug)
+EXIT_INTERNAL = 1
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -69,8 +71,20 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         out.write(f"cvault {__version__}\n")
         return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
+    try:
+        args = parser.parse_args(argv)
+        module = (importlib.import_module(f"creativevault.cli.cmd_{args.command}")
+                  if args.command else None)
+        if module is not None and getattr(module, "PATHS_AFTER_DASHDASH", False) \
+                and "--" in argv:
+            # argparse drops "--", so `log -- PATH` would take PATH as the revision:
+            # everything after the first "--" is a path, as in git.
+            cut = argv.index("--")
+            args = parser.parse_args(argv[:cut])
+            args.paths = [*args.paths, *argv[cut + 1:]]
+    except SystemExit as exc:  # usage errors and --help: return the code, do not exit
+        return exc.code if isinstance(exc.code, int) else 2
+    if module is None:
         parser.print_help(out)
         return 2
     import os
@@ -79,9 +93,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         try:
             os.chdir(args.directory)
         except OSError as exc:
-            sys.stderr.write(f"cvault: {args.directory}: {exc.strerror}\n")
+            sys.stderr.write(f"cvault: error: {args.directory}: {exc.strerror}\n")
             return 2
-    module = importlib.import_module(f"creativevault.cli.cmd_{args.command}")
     try:
         return int(module.run(args, out) or 0)
     except E.VaultError as exc:
@@ -101,6 +114,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"cvault: error: {where}{exc.strerror or exc}\n")
         return 7 if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) else 1
+    except Exception as exc:
+        # Last resort: an exception the library failed to convert is a bug, but users
+        # still get one line, not a traceback (CVAULT_DEBUG=1 shows the traceback).
+        if os.environ.get("CVAULT_DEBUG"):
+            raise
+        sys.stderr.write(f"cvault: error: internal error: {type(exc).__name__}: {exc} "
+                         "(a bug; please report it, CVAULT_DEBUG=1 shows the traceback)\n")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover
