@@ -26,6 +26,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for problem in result.problems:
             sys.stderr.write(f"damaged: {problem}\n")
+        for note in result.notes:
+            sys.stderr.write(f"note: {note}\n")
         for missing in result.missing_content:
             sys.stderr.write(f"missing content: {missing}\n")
         state = "ok" if result.ok else "DAMAGED"

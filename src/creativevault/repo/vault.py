@@ -213,10 +213,12 @@ class FsckResult:
     checked_chunks: int
     checked_files: int
     missing_content: list[str]
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "problems": self.problems, "checked_chunks": self.checked_chunks,
-                "checked_files": self.checked_files, "missing_content": self.missing_content}
+                "checked_files": self.checked_files, "missing_content": self.missing_content,
+                "notes": self.notes}
 
 
 # ------------------------------------------------------------------------ working state

@@ -52,6 +52,8 @@ class FsckReport:
     checked_chunks: int
     checked_files: int
     problems: list[FsckProblem] = field(default_factory=list)
+    #: findings that are not damage (e.g. a pack left by an interrupted write)
+    notes: list[FsckProblem] = field(default_factory=list)
 
 
 @dataclass

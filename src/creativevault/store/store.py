@@ -351,6 +351,7 @@ class Store:
         """Verify every entry of every pack, every manifest and every index row."""
         progress = progress or Progress()
         problems: list[FsckProblem] = []
+        notes: list[FsckProblem] = []
         damaged: dict[bytes, FsckProblem] = {}
         checked_chunks = checked_files = 0
         packs = self._published_packs()
@@ -391,8 +392,12 @@ class Store:
                     problems.append(problem)
                     damaged.setdefault(row.key, problem)
             if pack not in indexed_packs:
-                problems.append(FsckProblem("unindexed-pack", pack, None, None, [],
-                                            "no index row points into this pack"))
+                # A durable pack whose index rows were never committed: what a write killed
+                # between the rename and the index commit leaves. Not damage (nothing refers
+                # to it); its entries were verified above and gc reclaims it after the grace.
+                notes.append(FsckProblem("unindexed-pack", pack, None, None, [],
+                                         "left by an interrupted write; nothing refers to "
+                                         "it; cvault gc reclaims it after the grace period"))
         for pack in sorted(set(indexed_packs) - set(packs)):
             problems.append(FsckProblem("missing-pack", pack, None, None, [],
                                         f"{indexed_packs[pack]} index rows point into it"))
@@ -424,7 +429,7 @@ class Store:
                                                 [file_id], "referenced chunk is not indexed"))
         progress.finish()
         return FsckReport(ok=not problems, checked_chunks=checked_chunks,
-                          checked_files=checked_files, problems=problems)
+                          checked_files=checked_files, problems=problems, notes=notes)
 
     def gc(self, live_file_ids: Iterable[str], *, grace_seconds: float = DEFAULT_GRACE_SECONDS,
            now: float | None = None, dry_run: bool = False,
