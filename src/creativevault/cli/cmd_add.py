@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TextIO
 
-from creativevault.cli.output import BarProgress, human_size, open_vault, print_json
+from creativevault.cli.output import BarProgress, absolute, human_size, open_vault, print_json
 
 __all__ = ["register", "run"]
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
-        report = vault.add(args.paths, progress=BarProgress())
+        report = vault.add(absolute(args.paths), progress=BarProgress())
     for warning in report.warnings:
         sys.stderr.write(f"cvault: warning: {warning}\n")
     if args.json:

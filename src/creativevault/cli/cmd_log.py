@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import TextIO
 
-from creativevault.cli.output import open_vault, print_json
+from creativevault.cli.output import absolute, open_vault, print_json
 
 __all__ = ["PATHS_AFTER_DASHDASH", "format_date", "register", "run"]
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
         # like git, a negative -n means no limit
         limit = args.max_count if args.max_count is None or args.max_count >= 0 else None
-        commits = vault.log(args.rev, max_count=limit, paths=args.paths or None)
+        commits = vault.log(args.rev, max_count=limit, paths=absolute(args.paths) or None)
     if args.json:
         print_json(out, [c.to_json() for c in commits])
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from creativevault.cli.output import open_vault
+from creativevault.cli.output import absolute, open_vault
 
 __all__ = ["register", "run"]
 
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
-        moves = vault.mv(args.source, args.dest)
+        moves = vault.mv(*absolute([args.source, args.dest]))
     for old, new in moves:
         out.write(f"renamed '{old}' -> '{new}'\n")
     return 0

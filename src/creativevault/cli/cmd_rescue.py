@@ -7,7 +7,7 @@ from typing import TextIO
 
 from creativevault.cli.cmd_checkout import print_rescue
 from creativevault.cli.cmd_log import format_date
-from creativevault.cli.output import open_vault, print_json
+from creativevault.cli.output import absolute, open_vault, print_json
 
 __all__ = ["register", "run"]
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 for p in e.paths:
                     out.write(f"\t\t{p}\n")
             return 0
-        report = vault.rescue_restore(args.name, args.paths or None)
+        report = vault.rescue_restore(args.name, absolute(args.paths) or None)
     if args.json:
         print_json(out, report.to_json())
         return 0

@@ -6,7 +6,7 @@ import argparse
 from typing import TextIO
 
 from creativevault.cli.cmd_checkout import print_rescue
-from creativevault.cli.output import open_vault, print_json
+from creativevault.cli.output import absolute, open_vault, print_json
 
 __all__ = ["register", "run"]
 
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
-        report = vault.restore(args.paths, source=args.source, staged=args.staged,
+        report = vault.restore(absolute(args.paths), source=args.source, staged=args.staged,
                                dry_run=args.dry_run)
     if args.json:
         print_json(out, report.to_json())

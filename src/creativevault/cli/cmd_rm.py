@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from creativevault.cli.output import open_vault
+from creativevault.cli.output import absolute, open_vault
 
 __all__ = ["register", "run"]
 
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
-        removed = vault.rm(args.paths, cached=args.cached, force=args.force)
+        removed = vault.rm(absolute(args.paths), cached=args.cached, force=args.force)
     for path in removed:
         out.write(f"rm '{path}'\n")
     return 0

@@ -12,7 +12,7 @@ from creativevault.types import Progress
 if TYPE_CHECKING:
     from creativevault.repo.vault import Vault
 
-__all__ = ["BarProgress", "human_size", "open_vault", "print_json"]
+__all__ = ["BarProgress", "absolute", "human_size", "open_vault", "print_json"]
 
 
 def open_vault() -> Vault:
@@ -20,6 +20,13 @@ def open_vault() -> Vault:
     from creativevault.repo.vault import Vault
 
     return Vault.open(".")
+
+
+def absolute(paths: list[str]) -> list[str]:
+    """Command-line paths are relative to the current directory; the API's to the vault."""
+    from pathlib import Path
+
+    return [str(Path(p).absolute()) for p in paths]
 
 
 def print_json(out: TextIO, data: Any) -> None:

@@ -314,9 +314,10 @@ class Vault:
 
     # ------------------------------------------------------------------ helpers
     def _repo_path(self, path: str | Path) -> str:
+        """A user path (absolute, or relative to the vault root) as a repo path."""
         p = Path(path)
         if not p.is_absolute():
-            p = Path.cwd() / p
+            p = self.root / p
         return to_repo_path(self.root, p)
 
     def _disk(self, relpath: str) -> Path:
@@ -837,11 +838,12 @@ class Vault:
                 return e
         raise RevisionNotFoundError(f"no rescue entry '{name}' (see 'cvault rescue list')")
 
-    def rescue_restore(self, name: str = "0", paths: list[str] | None = None) -> CheckoutReport:
+    def rescue_restore(self, name: str = "0", paths: list[str | Path] | None = None
+                       ) -> CheckoutReport:
         """Write the files saved in a rescue entry back (saving what they replace first)."""
         entry = self._rescue_entry(name)
         flat = self.git.commit_tree_flat(entry.id)
-        wanted = [nfc(p) for p in paths] if paths else sorted(flat)
+        wanted = [self._repo_path(p) for p in paths] if paths else sorted(flat)
         for p in wanted:
             if p not in flat:
                 raise PathNotFoundError(f"is not in {entry.name}", path=p)
