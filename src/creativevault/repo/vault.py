@@ -653,8 +653,10 @@ class Vault:
             self._write_index(cache)
         self._run_user_hook("pre-commit")
         entries = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
-        tree = self.git.write_tree(entries)
         head = self.git.head_commit()
+        if head is None and not entries and not allow_empty:  # git refuses this too
+            raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
+        tree = self.git.write_tree(entries)
         if head is not None and not allow_empty and self.git.commit(head).tree == tree:
             raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
         commit_id = self.git.create_commit(tree, [head] if head else [], message,
@@ -896,15 +898,21 @@ class Vault:
         return report
 
     def _is_safe(self, path: str, have: _Content, cache: StatCache,
-                 safe_sets: list[dict[str, FlatEntry]]) -> bool:
-        """True when the working bytes of ``path`` also exist in a commit or the index."""
+                 safe_sets: list[dict[str, FlatEntry]], *, index_kept: bool = True) -> bool:
+        """True when the working bytes of ``path`` also exist in a commit or the index.
+
+        ``index_kept=False`` when the operation also replaces or drops the index entry
+        (checkout, rm): bytes that were only staged would then be referenced by nothing.
+        """
         staged = cache.get(path)
         if staged is not None and have.same(_Content(staged.blob_id, staged.file_id)):
             head = self._head_flat().get(path)
             if head is not None and head.blob_id == staged.blob_id:
                 return True
-            # staged but never committed: only safe if its content is in the store
-            return staged.file_id is not None and self.store.has_file(staged.file_id)
+            # staged but never committed: safe while the index keeps it and the store has it
+            if index_kept and staged.file_id is not None and self.store.has_file(
+                    staged.file_id):
+                return True
         for flat in safe_sets:
             fe = flat.get(path)
             if fe is not None and have.same(self._content_of_blob(fe.blob_id, path)):
@@ -960,11 +968,15 @@ class Vault:
         cache = self._load_statcache()
         target = self.git.commit_tree_flat(target_id)
         current = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
-        writes = {p: fe for p, fe in target.items()
-                  if current.get(p) != fe or not self._clean(p, cache)}
-        deletes = [p for p in current if p not in target]
+        head_flat = self._head_flat()
+        # as git does, a path both commits agree on keeps its staged and working state
+        # (``checkout -b`` with local edits carries them); only the others are switched
+        differs = {p for p in set(head_flat) | set(target) if head_flat.get(p) != target.get(p)}
+        writes = {p: fe for p, fe in target.items() if p in differs
+                  and (current.get(p) != fe or not self._clean(p, cache))}
+        deletes = [p for p in current if p not in target and p in differs]
         # plan: check content presence and what must be rescued before touching anything
-        safe = [self._head_flat(), target]
+        safe = [head_flat, target]
         rescue = []
         contents: dict[str, _Content] = {}
         unchanged: set[str] = set()  # working bytes already right (racily clean files)
@@ -977,11 +989,13 @@ class Vault:
             have = self._worktree_state(path, cache)
             if have is not None and have.same(want) and self._disk(path).is_file():
                 unchanged.add(path)
-            elif have is not None and not self._is_safe(path, have, cache, safe):
+            elif have is not None and not self._is_safe(path, have, cache, safe,
+                                                        index_kept=False):
                 rescue.append(path)
         for path in deletes:
             have = self._worktree_state(path, cache)
-            if have is not None and not self._is_safe(path, have, cache, safe):
+            if have is not None and not self._is_safe(path, have, cache, safe,
+                                                      index_kept=False):
                 rescue.append(path)
         report = CheckoutReport(target=rev, written=sorted(set(writes) - unchanged),
                                 deleted=sorted(deletes), dry_run=dry_run)
@@ -1008,7 +1022,9 @@ class Vault:
             cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
             progress.advance(1)
         progress.finish()
-        self._write_index(cache, matches_head=target_id)
+        carried = any(current.get(p) != target.get(p) for p in set(current) | set(target)
+                      if p not in differs)  # staged changes kept: the index is not target
+        self._write_index(cache, matches_head=None if carried else target_id)
         old_name = self.git.head_branch() or (old_head or "")[:10]
         message = f"checkout: moving from {old_name} to {rev}"
         if branch is not None:
@@ -1057,7 +1073,8 @@ class Vault:
             for path in victims:
                 have = self._worktree_state(path, cache)
                 if have is not None and not self._is_safe(path, have, cache,
-                                                          [self._head_flat()]):
+                                                          [self._head_flat()],
+                                                          index_kept=False):
                     risky.append(path)
             if risky and not force:
                 raise WorktreeError("has changes that were never committed; use --force to "

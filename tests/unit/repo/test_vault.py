@@ -286,6 +286,64 @@ def test_commit_nothing_and_bad_message(vault: cv.Vault, proj: Path) -> None:
     assert vault.commit("empty on purpose", allow_empty=True).parents == (vault.log()[1].id,)
 
 
+def test_commit_nothing_on_an_unborn_branch(vault: cv.Vault, proj: Path) -> None:
+    with pytest.raises(UsageError, match="nothing to commit"):
+        vault.commit("nothing staged yet")
+    assert vault.log() == [] and vault.git.head_commit() is None
+    assert vault.commit("empty root", allow_empty=True).parents == ()
+
+
+def test_checkout_carries_local_changes_like_git(vault: cv.Vault, proj: Path) -> None:
+    write(proj / "a.psd", creative_bytes("a.psd", 2 * MB, 140))
+    write(proj / "n.txt", "one\n")
+    c1 = commit_all(vault, "one")
+    vault.branch("other")
+    mine = creative_bytes("a.psd", 2 * MB, 141)
+    write(proj / "a.psd", mine)  # unstaged edit
+    write(proj / "new.png", creative_bytes("new.png", MB, 142))
+    vault.add(["new.png"])  # staged new file
+    report = vault.checkout("feature", create=True)  # git checkout -b keeps both
+    assert report.written == [] and report.deleted == [] and report.rescued is None
+    assert (proj / "a.psd").read_bytes() == mine
+    st = vault.status()
+    assert st.branch == "feature"
+    assert [c.path for c in st.unstaged] == ["a.psd"]
+    assert [(c.path, c.kind) for c in st.staged] == [("new.png", "added")]
+    vault.checkout("other")  # same commit content: still carried
+    assert (proj / "a.psd").read_bytes() == mine and vault.rescue_list() == []
+    vault.add(["a.psd"])
+    info = vault.commit("on other")
+    assert info.parents == (c1.id,) and vault.status().clean
+    assert git(proj, "log", "--format=%s", "other").split("\n")[0] == "on other"
+
+
+def test_checkout_and_rm_rescue_content_that_was_only_staged(vault: cv.Vault,
+                                                               proj: Path) -> None:
+    write(proj / "a.psd", creative_bytes("a.psd", 2 * MB, 150))
+    commit_all(vault, "one")
+    vault.branch("old")
+    write(proj / "a.psd", creative_bytes("a.psd", 2 * MB, 151))
+    commit_all(vault, "two")
+    staged = creative_bytes("a.psd", 2 * MB, 152)
+    write(proj / "a.psd", staged)
+    vault.add(["a.psd"])  # staged, never committed: the index is its only reference
+    report = vault.checkout("old")
+    assert report.rescued is not None and report.rescued.paths == ["a.psd"]
+    vault.rescue_restore()
+    assert (proj / "a.psd").read_bytes() == staged
+    vault.checkout("main")
+    fresh = creative_bytes("b.psd", 2 * MB, 153)
+    write(proj / "b.psd", fresh)
+    vault.add(["b.psd"])
+    with pytest.raises(WorktreeError, match="never committed") as err:
+        vault.rm(["b.psd"])  # git rm refuses staged-only content too
+    assert "b.psd" in str(err.value) and (proj / "b.psd").read_bytes() == fresh
+    vault.rm(["b.psd"], force=True)
+    assert vault.rescue_list()[0].paths == ["b.psd"]
+    vault.rescue_restore("0")
+    assert (proj / "b.psd").read_bytes() == fresh
+
+
 def test_commit_all_stages_tracked_changes_only(vault: cv.Vault, proj: Path) -> None:
     write(proj / "keep.png", creative_bytes("keep.png", 2 * MB, 30))
     write(proj / "gone.png", creative_bytes("gone.png", 2 * MB, 31))
