@@ -930,21 +930,33 @@ class Vault:
         else:
             src_flat = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
         targets: dict[str, FlatEntry] = {}
+        unstage: set[str] = set()  # staged paths the source lacks (a new file): unstaged
         for raw in paths:
             rel = self._repo_path(raw)
             hits = {p: fe for p, fe in src_flat.items()
                     if rel == "" or p == rel or p.startswith(rel + "/")}
-            if not hits:
+            gone = {p for p, _ in cache.items() if (rel == "" or p == rel or p.startswith(
+                rel + "/")) and p not in src_flat} if staged else set()
+            if not hits and not gone:
                 where = source or ("HEAD" if staged else "the index")
                 raise PathNotFoundError(f"is not in {where}", path=raw)
             targets.update(hits)
+            unstage |= gone
         label = source or ("HEAD" if staged else "index")
         if staged:
-            report = CheckoutReport(target=label, written=sorted(targets), dry_run=dry_run)
+            # like git restore --staged: the index takes the source, working files stay
+            report = CheckoutReport(target=label, written=sorted(set(targets) | unstage),
+                                    dry_run=dry_run)
             if not dry_run:
                 for path, fe in targets.items():
+                    entry = cache.get(path)
+                    if entry is not None and entry.blob_id == fe.blob_id \
+                            and entry.mode == fe.mode:
+                        continue  # already staged as in the source: keep its stat data
                     content = self._content_of_blob(fe.blob_id, path)
                     cache.set(path, StatEntry(0, 0, 0, 0, fe.mode, fe.blob_id, content.file_id))
+                for path in unstage:
+                    cache.remove(path)
                 self._write_index(cache)
             return report
         return self._write_paths(targets, f"restore from {label}", target=label,

@@ -496,6 +496,13 @@ def test_restore_from_index_source_and_staged(vault: cv.Vault, proj: Path) -> No
     assert_git_clean(proj)  # the git index follows the rewritten files
     with pytest.raises(PathNotFoundError):
         vault.restore(["missing.png"])
+    # restore --staged of a newly added file unstages it, as git does
+    new = write(proj / "new.exr", creative_bytes("new.exr", MB, 73))
+    vault.add(["new.exr"])
+    vault.restore(["new.exr"], staged=True)
+    st = vault.status()
+    assert st.staged == [] and st.untracked == ["new.exr"] and new.is_file()
+    assert git(proj, "diff", "--cached", "--name-only") == ""
 
 
 # ---------------------------------------------------------------------------- rm / mv
