@@ -129,7 +129,7 @@ def test_commit_all_and_json(vault, ok):
     assert len(data["parents"]) == 1
     by_path = {c["path"]: c for c in data["changes"]}
     assert set(by_path) == {"big.psd", "notes.txt"}
-    assert CHANGE_KEYS <= set(by_path["big.psd"])
+    assert set(by_path["big.psd"]) >= CHANGE_KEYS
     assert {k: by_path["big.psd"][k] for k in CHANGE_KEYS} == {
         "path": "big.psd", "kind": "modified", "managed": True, "old_size": len(BIG),
         "new_size": len(BIG_V2)}
@@ -179,7 +179,7 @@ def test_status_long_short_json(vault, ok):
     unstaged = {c["path"]: c for c in data["unstaged"]}
     assert unstaged["big.psd"]["managed"] is True
     assert unstaged["big.psd"]["new_size"] == len(BIG_V2)
-    assert all(CHANGE_KEYS <= set(c) for c in data["unstaged"])
+    assert all(set(c) >= CHANGE_KEYS for c in data["unstaged"])
 
 
 def test_status_no_commits_and_detached(tmp_path, vault, ok):
@@ -223,7 +223,7 @@ def test_log_formats(vault, ok):
                     r"Date:   \w{3} \w{3} \d\d \d\d:\d\d:\d\d \d{4} [+-]\d{4}\n\n"
                     r"    third\n    \n    longer body\n", full)
     data = json.loads(ok(vault, "log", "--json"))
-    assert all(COMMIT_KEYS <= set(c) for c in data) and len(data) == 3
+    assert all(set(c) >= COMMIT_KEYS for c in data) and len(data) == 3
     assert data[0]["parents"] == [data[1]["id"]] and data[2]["parents"] == []
     assert data[0]["message"] == "third\n\nlonger body\n"
 
@@ -290,7 +290,7 @@ def test_checkout_branch_new_branch_detached_and_dry_run(vault, ok):
     assert plan.splitlines() == ["would write\tbig.psd", "would delete\tfeature.txt"]
     assert (vault / "feature.txt").exists()  # dry run changed nothing
     data = json.loads(ok(vault, "checkout", "main", "--dry-run", "--json"))
-    assert REPORT_KEYS <= set(data) and data["dry_run"] is True
+    assert set(data) >= REPORT_KEYS and data["dry_run"] is True
     out = ok(vault, "checkout", "main")
     assert re.match(r"^Switched to branch 'main' \(\d+ written, 1 removed\)\n$", out)
     assert (vault / "big.psd").read_bytes() == BIG
@@ -338,7 +338,7 @@ def test_restore_from_index_source_staged_dry_run(vault, cli, ok):
     assert res.code == 0 and "as rescue@{0}" in res.err
     assert (vault / "big.psd").read_bytes() == BIG_V2
     data = json.loads(ok(vault, "restore", "--source", "HEAD~1", ".", "--json"))
-    assert REPORT_KEYS <= set(data)
+    assert set(data) >= REPORT_KEYS
     assert data["written"] == ["big.psd"] and data["target"] == "HEAD~1"
 
 
@@ -433,7 +433,7 @@ def test_rescue_list_json_and_restore_by_name(vault, cli, ok):
     res = cli(vault, "rescue", "restore", entries[0]["id"][:8], "notes.txt", "--json")
     assert res.code == 0
     data = json.loads(res.out)
-    assert REPORT_KEYS <= set(data) and data["written"] == ["notes.txt"]
+    assert set(data) >= REPORT_KEYS and data["written"] == ["notes.txt"]
     assert data["rescued"]["paths"] == ["notes.txt"]  # "lost work 1" was saved again
     assert (vault / "notes.txt").read_text() == "lost work 2\n"
     res = cli(vault, "rescue", "restore", "7")
