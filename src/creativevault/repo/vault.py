@@ -1231,7 +1231,8 @@ class Vault:
                                             f"{', '.join(paths)})" if paths else ""))
         problems.extend(broken)
         return FsckResult(report.ok and not missing and not broken, problems,
-                          report.checked_chunks, report.checked_files, missing)
+                          report.checked_chunks, report.checked_files, missing,
+                          notes=[n.describe() for n in report.notes])
 
     def gc(self, *, grace_seconds: float = 14 * 24 * 3600, dry_run: bool = False,
            progress: Progress | None = None):
