@@ -130,6 +130,7 @@ def walk_worktree(
     ignore: Callable[[str], bool] | None = None,
     *,
     on_skip: Callable[[str, os.stat_result], None] | None = None,
+    on_collision: Callable[[str, tuple[str, ...]], None] | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Yield ``(relpath, stat)`` for every regular file under ``worktree``.
 
@@ -140,11 +141,12 @@ def walk_worktree(
     for directories; an ignored directory is not entered. Symlinks and other non-regular
     entries are not yielded: ``on_skip`` is told about them (and about nested
     repositories). Two names in one directory that are the same after NFC normalization
-    cannot both be repo paths: :class:`CaseCollisionError` is raised.
+    cannot both be repo paths: ``on_collision(relpath, spellings)`` is told and only the
+    first spelling is walked, or :class:`CaseCollisionError` is raised without a callback.
     Entries that vanish during the walk are left out.
     """
     root = os.fspath(worktree)
-    yield from _walk_dir(root, "", ignore, on_skip)
+    yield from _walk_dir(root, "", ignore, on_skip, on_collision)
 
 
 def _walk_dir(
@@ -152,6 +154,7 @@ def _walk_dir(
     prefix: str,
     ignore: Callable[[str], bool] | None,
     on_skip: Callable[[str, os.stat_result], None] | None,
+    on_collision: Callable[[str, tuple[str, ...]], None] | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
     try:
         with os.scandir(directory) as it:
@@ -159,13 +162,19 @@ def _walk_dir(
     except (FileNotFoundError, NotADirectoryError):
         return
     seen: dict[str, str] = {}
-    for entry in entries:
+    duplicates: set[int] = set()
+    for i, entry in enumerate(entries):
         name = nfc(entry.name)
         if name in seen:
-            raise CaseCollisionError(
-                "two names in one directory differ only by Unicode form",
-                path=prefix + name, expected=repr(seen[name]), actual=repr(entry.name))
+            if on_collision is None:
+                raise CaseCollisionError(
+                    "two names in one directory differ only by Unicode form",
+                    path=prefix + name, expected=repr(seen[name]), actual=repr(entry.name))
+            on_collision(prefix + name, (prefix + seen[name], prefix + entry.name))
+            duplicates.add(i)
+            continue
         seen[name] = entry.name
+    entries = [e for i, e in enumerate(entries) if i not in duplicates]
     for entry in entries:
         name = nfc(entry.name)
         if _is_git_dir_name(name):
@@ -183,7 +192,7 @@ def _walk_dir(
                 if on_skip is not None:
                     on_skip(relpath, st)
                 continue
-            yield from _walk_dir(entry.path, relpath + "/", ignore, on_skip)
+            yield from _walk_dir(entry.path, relpath + "/", ignore, on_skip, on_collision)
         elif stat.S_ISREG(mode):
             if ignore is not None and ignore(relpath):
                 continue

@@ -267,6 +267,8 @@ class Vault:
         self.cvault_dir = git.git_dir / "cvault"
         self._statcache_path = self.cvault_dir / "statcache.msgpack"
         self._headcache: tuple[str | None, dict[str, FlatEntry]] | None = None
+        #: names in one folder that are equal after NFC, seen by the last walk
+        self._unicode_collisions: list[tuple[str, ...]] = []
 
     # ------------------------------------------------------------------ open / init
     @classmethod
@@ -450,7 +452,9 @@ class Vault:
                 return False
             return ignore.excludes(relpath)
 
-        return dict(walk_worktree(self.root, skip))
+        self._unicode_collisions = []
+        return dict(walk_worktree(self.root, skip, on_collision=lambda _p, names:
+                                  self._unicode_collisions.append(names)))
 
     # ------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -489,7 +493,8 @@ class Vault:
             status.staged = self._staged_changes(cache)
         status.untracked.sort()
         status.unstaged.sort(key=lambda c: c.path)
-        status.collisions = find_collisions(set(files) | set(cache.paths()))
+        status.collisions = find_collisions(set(files) | set(cache.paths())) + \
+            self._unicode_collisions
         if refreshed:
             self._save_statcache(cache)
         return status
@@ -511,7 +516,8 @@ class Vault:
                                      entry.size))
         for path in sorted(head_flat):
             if path not in cache:
-                staged.append(Change(path, "deleted", False))
+                managed = self._file_id_of_blob(head_flat[path].blob_id) is not None
+                staged.append(Change(path, "deleted", managed))
         staged.sort(key=lambda c: c.path)
         return staged
 
@@ -623,7 +629,7 @@ class Vault:
             data = attrs.read_bytes()
             cache.set(".gitattributes", _entry(st, MODE_FILE, self.git.add_blob(data), None))
             report.paths.append(".gitattributes")
-        for group in find_collisions([p for p, _ in cache.items()]):
+        for group in find_collisions(cache.paths()) + self._unicode_collisions:
             report.warnings.append("paths differ only by case or Unicode form and cannot "
                                    "both exist on macOS/Windows: " + ", ".join(group))
 

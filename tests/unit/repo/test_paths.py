@@ -164,6 +164,10 @@ def test_walk_worktree_rejects_two_unicode_forms_of_one_name(tmp_path: Path) -> 
     with pytest.raises(CaseCollisionError) as info:
         list(walk_worktree(wt))
     assert info.value.path == f"{NFC_E}.png"
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    found = [rel for rel, _ in walk_worktree(wt, on_collision=lambda p, n: seen.append((p, n)))]
+    assert found == [f"{NFC_E}.png"]
+    assert seen and seen[0][0] == f"{NFC_E}.png" and len(seen[0][1]) == 2
 
 
 def test_walk_worktree_case_twins_are_collisions(tmp_path: Path) -> None:
