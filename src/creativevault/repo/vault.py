@@ -31,6 +31,7 @@ from creativevault.errors import (
     PointerError,
     RevisionNotFoundError,
     UsageError,
+    VaultError,
     WorktreeError,
 )
 from creativevault.repo import hooks
@@ -1022,23 +1023,35 @@ class Vault:
         if rescue:
             report.rescued = self._save_rescue(sorted(rescue), f"before checkout {rev}")
         progress.start("checkout", len(writes) + len(deletes), unit="files")
-        for path in deletes:
-            disk = self._disk(path)
-            with contextlib.suppress(FileNotFoundError):
-                disk.unlink()
-            self._prune_empty_dirs(disk.parent)
-            cache.remove(path)
-            progress.advance(1)
-        for path, fe in sorted(writes.items()):
-            progress.item(path)
-            want = contents[path]
-            have = self._worktree_state(path, cache)
-            if have is not None and have.same(want) and self._disk(path).is_file():
-                st = self._disk(path).stat()
-            else:
-                st = self._materialize(path, fe, want)
-            cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
-            progress.advance(1)
+        done = 0
+        try:
+            for path in deletes:
+                disk = self._disk(path)
+                with contextlib.suppress(FileNotFoundError):
+                    disk.unlink()
+                self._prune_empty_dirs(disk.parent)
+                cache.remove(path)
+                done += 1
+                progress.advance(1)
+            for path, fe in sorted(writes.items()):
+                progress.item(path)
+                want = contents[path]
+                have = self._worktree_state(path, cache)
+                if have is not None and have.same(want) and self._disk(path).is_file():
+                    st = self._disk(path).stat()
+                else:
+                    st = self._materialize(path, fe, want)
+                cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
+                done += 1
+                progress.advance(1)
+        except VaultError as exc:
+            # Say what remains: HEAD and the index still name the old commit, so the files
+            # already switched show as changes and `checkout` of the old one undoes them.
+            back = self.git.head_branch() or (old_head or "")[:10]
+            raise type(exc)(f"{exc.message}; checkout stopped after {done} of "
+                            f"{len(writes) + len(deletes)} files (HEAD and the index are "
+                            f"unchanged; 'cvault checkout {back}' returns to where you were)",
+                            path=exc.path, offset=exc.offset) from exc
         progress.finish()
         carried = any(current.get(p) != target.get(p) for p in set(current) | set(target)
                       if p not in differs)  # staged changes kept: the index is not target
