@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,20 @@ TABLE = [
     "anchored.bin", "x/anchored.bin", "only/root.tif", "assets/any/depth/file.abc",
     "assets/file.abc", "with space/big file.bin", "odd/[v1]*final?.bin", "odd/v1xfinalx.bin",
     "caf\u00e9/\u00e9t\u00e9.bin", "unset/thing.psd", "lfs/thing.psd", "bare/thing.psd",
+    # nested files: anchored to their own directory, slashed patterns, `**`, `!filter`
+    "sub/local.bin", "sub/x/local.bin", "local.bin", "sub/deeper/a.tif", "deeper/a.tif",
+    "sub/a/gen/x.bin", "sub/gen/x.bin", "gen/x.bin", "sub/thing.usd", "sub/deeper/thing.usd",
+    "sub/bom.bom", "bom.bom",
+    # `**` in the middle, at the start and at the end
+    "a/b.bin", "a/x/y/b.bin", "x/a/b.bin", "cache/sh/f.exr", "x/y/cache/f.exr", "cache/f.exr",
+    "renders/s1/f.raw", "renders/f.raw", "x/renders/f.raw",
+    # bracket classes, ranges, negated classes, POSIX classes, case
+    "file.dx", "file.ax", "file.Dx", "1.raw", "a.raw", "x/9.raw", "a.psdx", "a.PSDX",
+    "A.Psdx", "[pP]", "p",
+    # negative patterns are ignored, `\!` is literal, directory-only never matches a file
+    "!neg.bin", "neg.bin", "!bang.bin", "dironly/x.bin", "dironly",
+    # quoted pattern, invalid attribute name drops the line, `-filter=x`, two filters
+    "quoted name.bin", "x/quoted name.bin", "x.inv", "x.dashval", "x.twice",
 ]
 
 
@@ -167,10 +182,29 @@ def _rules_fixture(repo: Path) -> None:
                 "bare/* filter\n")
     for rel in ("with space/big file.bin", "odd/[v1]*final?.bin", "caf\u00e9/\u00e9t\u00e9.bin"):
         add_tracked_path(repo, rel)
+    with (repo / ".gitattributes").open("a") as f:
+        f.write("a/**/b.bin filter=cvault\n"
+                "**/cache/*.exr -filter\n"
+                "renders/** filter=lfs\n"
+                "*.[!a-c]x filter=cvault\n"
+                "[[:digit:]]*.raw filter=cvault\n"
+                "*.PSDX filter=cvault\n"
+                "\\[pP] filter=cvault\n"
+                "!neg.bin filter=cvault\n"
+                "\\!bang.bin filter=cvault\n"
+                "dironly/ filter=cvault\n"
+                '"quoted name.bin" filter=cvault\n'
+                "*.inv filter=cvault bad@name\n"
+                "*.dashval -filter=x\n"
+                "*.twice filter=one filter=two\n"
+                "*.usd filter=cvault\n")
     (repo / "sub").mkdir()
-    (repo / "sub" / ".gitattributes").write_text("override.png -filter\n*.txt filter=cvault\n")
+    (repo / "sub" / ".gitattributes").write_text(
+        "override.png -filter\n*.txt filter=cvault\n/local.bin filter=cvault\n"
+        "deeper/*.tif -filter\n**/gen/*.bin filter=cvault\n*.usd !filter\n")
     (repo / "sub" / "deeper").mkdir()
-    (repo / "sub" / "deeper" / ".gitattributes").write_text("*.png filter=cvault\n")
+    (repo / "sub" / "deeper" / ".gitattributes").write_bytes(
+        b"\xef\xbb\xbf*.bom filter=cvault\n*.png filter=cvault\n*.usd filter=lfs\n")
     (repo / ".git" / "info").mkdir(exist_ok=True)
     (repo / ".git" / "info" / "attributes").write_text("/only/root.tif -filter\n")
 
@@ -192,6 +226,34 @@ def test_attribute_rules_agree_with_git_check_attr(repo: Path) -> None:
     assert expected["with space/big file.bin"] == "cvault"
     assert expected["only/root.tif"] == "unset"
     assert expected["bare/thing.psd"] == "set"
+    assert expected["sub/x/local.bin"] == "unspecified"
+    assert expected["sub/thing.usd"] == "unspecified"
+    assert expected["!neg.bin"] == "unspecified"
+    assert expected["!bang.bin"] == "cvault"
+    assert expected["quoted name.bin"] == "cvault"
+    assert expected["x.inv"] == "unspecified"
+    assert expected["x.twice"] == "two"
+
+
+def test_macros_agree_with_git_check_attr(repo: Path) -> None:
+    """Macros are expanded as git does (only top-level files may define them)."""
+    (repo / ".gitattributes").write_text(
+        "[attr]vault filter=cvault diff=cvault\n"
+        "[attr]outer vault\n"
+        "*.v vault\n*.o outer\n*.nv -vault\n*.mix filter=lfs vault\n*.mix2 vault filter=lfs\n"
+        "*.blocked vault\nblock/* -vault\n*.bin binary\n*.notmacro notdefined\n")
+    (repo / "sub").mkdir()
+    (repo / "sub" / ".gitattributes").write_text("[attr]nested filter=cvault\n*.n nested\n"
+                                                 "*.s vault\n")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("[attr]vault filter=info\n")
+    paths = ["a.v", "a.o", "a.nv", "a.mix", "a.mix2", "block/a.blocked", "a.blocked",
+             "sub/a.n", "sub/a.s", "a.bin", "a.notmacro"]
+    rules = AttributeRules.load(repo)
+    assert {path: as_git(rules.filter_value(path)) for path in paths} == git_filter(repo, paths)
+    assert rules.filter_value("a.v") == "info"
+    assert rules.attributes("a.bin") == {"binary": True, "diff": False, "merge": False,
+                                         "text": False}
 
 
 def test_is_managed(repo: Path) -> None:
@@ -241,20 +303,51 @@ IGNORE_TABLE = [
     "photos/CaptureOne/Cache/Proxies/x.cop", "photos/CaptureOne/Settings153/x.cos",
     "photos/IMG_0001.CR3", "._IMG_0001.CR3", "build/out.png", "build/keep.png",
     "sub/local.tmp", "sub/local.txt", "with space/file.png", "x/.mayaSwatches/s.swatch",
+    # a directory's own .gitignore does not decide the directory itself
+    "all/keep.txt", "all/other.txt", "all/deep/keep.txt", "stars/keep.txt", "stars/x.txt",
+    # nothing below an excluded directory can be re-included
+    "logs/keep.log", "logs/a.log",
+    # directory-only patterns: a file of that name is not matched, a directory is
+    "a/tmpdir", "b/tmpdir/x", "b/tmpdir",
+    # `**` at the start, middle and end; anchored patterns
+    "render/f.exr", "x/y/render/f.exr", "render/f.png", "docs/a/b/draft.md", "docs/draft.md",
+    "x/docs/draft.md", "rootonly.txt", "x/rootonly.txt", "out/deep/file", "x/out/file",
+    # bracket classes, case, escapes, trailing spaces, nested BOM
+    "frame_01.tmp2", "frame_ab.tmp2", "a.LOG", "a.log", "#hash.txt", "!bang.txt",
+    "trail.txt", "sp ace ", "nested/a.bom", "nested/a.keep",
 ]
 
 
 def _ignore_fixture(repo: Path) -> None:
     ensure_default_blocks(repo)
     with (repo / ".gitignore").open("a") as f:
-        f.write("build/*\n!build/keep.png\n")
-    (repo / "sub").mkdir()
+        f.write("build/*\n!build/keep.png\n"
+                "logs/\n!logs/keep.log\n"
+                "tmpdir/\n"
+                "**/render/*.exr\n"
+                "docs/**/draft.*\n"
+                "/rootonly.txt\n"
+                "out/**\n"
+                "frame_[0-9][0-9].tmp2\n"
+                "*.LOG\n"
+                "\\#hash.txt\n"
+                "\\!bang.txt\n"
+                "trail.txt   \n"
+                "sp\\ ace\\ \n")
+    (repo / "sub").mkdir(exist_ok=True)
     (repo / "sub" / ".gitignore").write_text("*.tmp\n")
+    (repo / "all").mkdir()
+    (repo / "all" / ".gitignore").write_text("*\n!keep.txt\n")
+    (repo / "stars").mkdir()
+    (repo / "stars" / ".gitignore").write_text("**\n!keep.txt\n")
+    (repo / "nested").mkdir()
+    (repo / "nested" / ".gitignore").write_bytes(b"\xef\xbb\xbf*.bom\n")
     (repo / ".git" / "info" / "exclude").write_text("with space/\n")
     for rel in IGNORE_TABLE:
         path = repo / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"x")
+        if not path.is_dir():
+            path.write_bytes(b"x")
 
 
 def test_ignore_rules_agree_with_git_check_ignore(repo: Path) -> None:
@@ -267,6 +360,58 @@ def test_ignore_rules_agree_with_git_check_ignore(repo: Path) -> None:
     assert "build/keep.png" not in expected and "build/out.png" in expected
     assert "with space/file.png" in expected
     assert "photos/CaptureOne/Settings153/x.cos" not in expected
+    assert "all/keep.txt" not in expected and "all/other.txt" in expected
+    assert "stars/keep.txt" not in expected and "logs/keep.log" in expected
+    assert "a/tmpdir" not in expected and "b/tmpdir" in expected
+    assert "nested/a.bom" in expected
+
+
+def test_info_exclude_wins_over_core_excludes_file(repo: Path) -> None:
+    (repo / "global-ignore").write_text("*.prec\n!keep.top\n")
+    run_git(repo, "config", "core.excludesFile", str(repo / "global-ignore"))
+    (repo / ".git" / "info" / "exclude").write_text("!keep.prec\n*.top\n")
+    (repo / ".gitignore").write_text("!mine.prec\n")
+    paths = ["a.prec", "keep.prec", "a.top", "keep.top", "mine.prec"]
+    for rel in paths:
+        (repo / rel).write_bytes(b"x")
+    rules = IgnoreRules.load(repo)
+    expected = git_ignored(repo, paths)
+    assert {path for path in paths if rules.is_ignored(path)} == expected
+    assert expected == {"a.prec", "a.top", "keep.top"}
+
+
+def test_symlinked_gitignore_is_ignored_like_git(repo: Path) -> None:
+    (repo / "real").write_text("*.bin\n")
+    (repo / "sub").mkdir()
+    (repo / "sub" / ".gitignore").symlink_to(repo / "real")
+    (repo / "sub" / "a.bin").write_bytes(b"x")
+    assert git_ignored(repo, ["sub/a.bin"]) == set()
+    assert not IgnoreRules.load(repo).is_ignored("sub/a.bin")
+
+
+def _random_paths(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    parts = ["a", "b", "sub", "deeper", "cache", "gen", "renders", "x", "Build", "build",
+             "logs", "all"]
+    names = ["f", "F", "hero", "1", "~x", ".x", "a b", "#h", "!b", "ke[e]p"]
+    exts = [".psd", ".PSD", ".Psd", ".bin", ".exr", ".tmp", ".raw", ".dx", ".ax", ".psdx",
+            ".usd", ".log", ".LOG", ".txt", "", "~", ".blend1", ".tmp2", ".twice"]
+    paths = set()
+    while len(paths) < count:
+        dirs = [rng.choice(parts) for _ in range(rng.randrange(4))]
+        paths.add("/".join([*dirs, rng.choice(names) + rng.choice(exts)]))
+    return sorted(paths)
+
+
+def test_random_paths_agree_with_git(repo: Path) -> None:
+    """Many generated paths: the compiled lookups give git's answers."""
+    _rules_fixture(repo)
+    _ignore_fixture(repo)
+    paths = _random_paths(7, 600)
+    rules = AttributeRules.load(repo)
+    assert {p: as_git(rules.filter_value(p)) for p in paths} == git_filter(repo, paths)
+    ignore = IgnoreRules.load(repo)
+    assert {p for p in paths if ignore.is_ignored(p)} == git_ignored(repo, paths)
 
 
 def test_walk_with_ignore_rules_matches_git_ls_files(repo: Path) -> None:
