@@ -518,3 +518,42 @@ def test_commands_work_from_a_subfolder(vault, ok, sub):
     assert ok(vault / sub, "status", "-s") == f"A  {sub}/frame.psd\n"
     ok(vault / sub, "commit", "-m", "deep")
     assert ok(vault / sub, "log", "--oneline", "--", "frame.psd").endswith(" deep\n")
+
+
+def test_status_warns_about_case_collisions(vault, cli, ok):
+    (vault / "Shot.psd").write_bytes(payload(1000, seed=30))
+    (vault / "shot.psd").write_bytes(payload(1000, seed=31))
+    res = cli(vault, "add", "Shot.psd", "shot.psd")
+    assert res.code == 0 and "Shot.psd, shot.psd" in res.err
+    out = ok(vault, "status")
+    assert ("\nwarning: these paths differ only by case or Unicode form and cannot both "
+            "exist on macOS/Windows: Shot.psd, shot.psd\n") in out
+    assert json.loads(ok(vault, "status", "--json"))["collisions"] == [["Shot.psd", "shot.psd"]]
+
+
+def test_fsck_notes_an_unindexed_pack(vault, ok, cli):
+    packs = vault / ".git" / "cvault" / "packs"
+    pack = sorted(packs.glob("pack-*.pack"))[0]
+    stray = packs / ("pack-" + "ab" * 16 + ".pack")
+    stray.write_bytes(pack.read_bytes())
+    res = cli(vault, "fsck")
+    assert res.code == 0 and res.out.endswith(": ok\n")
+    assert res.err.startswith("note: ") and stray.name in res.err
+    data = json.loads(cli(vault, "fsck", "--json").out)
+    assert data["ok"] is True and any(stray.name in n for n in data["notes"])
+
+
+def test_cat_output_error_elsewhere_names_that_file(vault, cli, monkeypatch):
+    import errno
+
+    from creativevault.repo.vault import Vault
+
+    def broken(self, spec, out):
+        raise OSError(errno.EIO, "Input/output error", "/somewhere/else.pack")
+
+    monkeypatch.setattr(Vault, "cat", broken)
+    res = cli(vault, "cat", "HEAD:big.psd", "-o", str(vault.parent / "o.psd"))
+    assert res.code == 1
+    assert res.err_lines == ["cvault: error: /somewhere/else.pack: Input/output error"]
+    assert not (vault.parent / "o.psd").exists()
+    assert not list(vault.parent.glob("*.cvault-partial"))
