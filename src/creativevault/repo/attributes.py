@@ -78,7 +78,7 @@ MANAGED_EXTENSIONS: Mapping[str, tuple[str, ...]] = {
     ),
     "3d scenes, meshes and materials": (
         "blend", "fbx", "glb", "abc", "usdc", "usdz", "vdb", "sbsar", "spp", "zpr", "ztl",
-        "mb", "max", "c4d", "3ds", "hip", "hiplc", "hipnc",
+        "mb", "max", "c4d", "3ds", "hip", "hiplc", "hipnc", "ply", "stl",
     ),
     "video and audio": ("mp4", "mov", "mkv", "avi", "wav", "aif", "aiff", "flac", "mp3"),
     "archives": ("zip", "7z", "rar", "gz", "tar"),
