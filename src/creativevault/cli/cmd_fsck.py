@@ -11,6 +11,7 @@ from creativevault.cli.output import BarProgress, open_vault, print_json
 __all__ = ["register", "run"]
 
 EXIT_DAMAGED = 5
+EXIT_MISSING = 6
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,4 +34,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         state = "ok" if result.ok else "DAMAGED"
         out.write(f"checked {result.checked_chunks} chunks, {result.checked_files} files: "
                   f"{state}\n")
-    return 0 if result.ok else EXIT_DAMAGED
+    if result.ok:
+        return 0
+    return EXIT_DAMAGED if result.problems else EXIT_MISSING

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import stat as statmod
+import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.errors import NotGitRepository
-from dulwich.index import Index, IndexEntry
+from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.objectspec import parse_commit
 from dulwich.repo import Repo, get_user_identity
@@ -363,6 +364,11 @@ class GitRepo:
             index = Index(str(self.index_path))
         except OSError as exc:
             raise GitError(f"cannot read the git index: {exc}", path=self.index_path) from exc
+        except (AssertionError, ValueError, struct.error, UnsupportedIndexFormat) as exc:
+            # dulwich asserts on a damaged header; git itself would say "bad signature"
+            raise GitError("the git index is damaged; 'git reset' rebuilds it from HEAD "
+                           "(staged changes are lost, working files are kept)",
+                           path=self.index_path) from exc
         out: dict[str, IndexEntry] = {}
         for path, entry in index.items():
             if isinstance(entry, IndexEntry):

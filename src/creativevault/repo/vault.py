@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from creativevault.errors import (
+    CorruptObjectError,
     FileChangedError,
     FileVanishedError,
     GitError,
@@ -699,14 +700,14 @@ class Vault:
         """Commits reachable from ``rev``, newest first."""
         if rev == "HEAD" and self.git.head_commit() is None:
             return []
-        start = self.git.resolve(rev)
+        start = self._resolve(rev)
         rel = [self._repo_path(p) for p in paths] if paths else None
         return [CommitInfo(c.id, c.message, c.author, c.author_time, c.author_tz, c.parents)
                 for c in self.git.walk([start], max_entries=max_count, paths=rel)]
 
     def show(self, rev: str = "HEAD") -> tuple[CommitInfo, list[Change]]:
         """A commit and the files it changed against its first parent."""
-        commit_id = self.git.resolve(rev)
+        commit_id = self._resolve(rev)
         info = self._info(commit_id)
         new = self.git.commit_tree_flat(commit_id)
         old = self.git.commit_tree_flat(info.parents[0]) if info.parents else {}
@@ -742,7 +743,7 @@ class Vault:
                 raise PathNotFoundError("is not staged", path=rel)
             blob_id = entry.blob_id
         else:
-            flat = self.git.commit_tree_flat(self.git.resolve(rev))
+            flat = self.git.commit_tree_flat(self._resolve(rev))
             if rel not in flat:
                 raise PathNotFoundError(f"does not exist in {rev}", path=rel)
             blob_id = flat[rel].blob_id
@@ -754,7 +755,15 @@ class Vault:
             return len(data)
         if not self.store.has_file(ptr.oid):
             raise ObjectMissingError(f"content {ptr.oid[:12]} is not in this vault", path=rel)
-        return self.store.write_file_to(ptr.oid, out)
+        return self._write_content(rel, ptr.oid, out)
+
+    def _write_content(self, relpath: str, file_id: str, out: BinaryIO) -> int:
+        """Stream verified content to ``out``; a damaged chunk names the user's file."""
+        try:
+            return self.store.write_file_to(file_id, out)
+        except CorruptObjectError as exc:
+            raise CorruptObjectError(f"stopped at damaged data in the store ({exc}); "
+                                     "'cvault fsck' lists all damage", path=relpath) from exc
 
     # ------------------------------------------------------------------ materialize
     def _materialize(self, relpath: str, entry: FlatEntry, content: _Content) -> os.stat_result:
@@ -774,7 +783,7 @@ class Vault:
                 mtime_ns = None
                 if content.file_id is not None:
                     ptr = parse_pointer(self.git.read_blob(entry.blob_id), path=relpath)
-                    self.store.write_file_to(ptr.oid, out)
+                    self._write_content(relpath, ptr.oid, out)
                     mtime_ns = ptr.mtime_ns
                 else:
                     out.write(self.git.read_blob(entry.blob_id))
@@ -834,6 +843,12 @@ class Vault:
             cid = c.parents[0] if c.parents else None
             n += 1
         return out
+
+    def _resolve(self, rev: str) -> str:
+        """A commit id for ``rev``: anything git accepts, or a rescue name (``rescue@{0}``)."""
+        if rev.startswith("rescue@{"):
+            return self._rescue_entry(rev).id
+        return self.git.resolve(rev)
 
     def _rescue_entry(self, name: str) -> RescueEntry:
         entries = self.rescue_list()
@@ -931,7 +946,7 @@ class Vault:
         """Bring files back from the index (default) or ``source``; see ``git restore``."""
         cache = self._load_statcache()
         if source is not None:
-            src_flat = self.git.commit_tree_flat(self.git.resolve(source))
+            src_flat = self.git.commit_tree_flat(self._resolve(source))
         elif staged:
             src_flat = self._head_flat()
         else:
@@ -983,7 +998,7 @@ class Vault:
         elif rev in branches:
             target_id, branch = branches[rev], rev
         else:
-            target_id, branch = self.git.resolve(rev), None
+            target_id, branch = self._resolve(rev), None
         cache = self._load_statcache()
         target = self.git.commit_tree_flat(target_id)
         current = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
@@ -1177,7 +1192,7 @@ class Vault:
             raise UsageError(f"branch '{name}' already exists")
         if not name or name.startswith("-") or ".." in name or " " in name:
             raise UsageError(f"'{name}' is not a valid branch name")
-        self.git.set_ref(f"refs/heads/{name}", self.git.resolve(start),
+        self.git.set_ref(f"refs/heads/{name}", self._resolve(start),
                          f"branch: Created from {start}")
         return self.git.branches()
 
