@@ -1031,6 +1031,7 @@ class Vault:
             if have is not None and not self._is_safe(path, have, cache, safe,
                                                       index_kept=False):
                 rescue.append(path)
+        self._check_nothing_in_the_way(writes, set(deletes), cache)
         report = CheckoutReport(target=rev, written=sorted(set(writes) - unchanged),
                                 deleted=sorted(deletes), dry_run=dry_run)
         if dry_run:
@@ -1082,6 +1083,30 @@ class Vault:
             self.git.set_head_detached(target_id, message)
         self._headcache = None
         return report
+
+    def _check_nothing_in_the_way(self, writes: Iterable[str], deletes: set[str],
+                                  cache: StatCache) -> None:
+        """Refuse, before touching anything, when a folder or a file blocks a write.
+
+        A folder where a file goes is fine only if everything in it is tracked and removed
+        by the same checkout; a file where a folder goes only if it is such a file too.
+        """
+        checked: set[str] = set()
+        for path in writes:
+            disk = self._disk(path)
+            if disk.is_dir():
+                for sub, _st in walk_worktree(disk):
+                    if f"{path}/{sub}" not in deletes:
+                        raise WorktreeError("a folder is in the way of a file; nothing was "
+                                            "changed", path=disk)
+            parent = path.rpartition("/")[0]
+            while parent and parent not in checked:
+                checked.add(parent)
+                pdisk = self._disk(parent)
+                if pdisk.exists() and not pdisk.is_dir() and parent not in deletes:
+                    raise WorktreeError("a file is in the way of a folder; nothing was "
+                                        "changed", path=pdisk)
+                parent = parent.rpartition("/")[0]
 
     def _clean(self, path: str, cache: StatCache) -> bool:
         entry = cache.get(path)
