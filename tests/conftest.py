@@ -69,3 +69,21 @@ def run_cli(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.Comp
     """Run ``cvault`` as a subprocess (coverage follows it)."""
     return subprocess.run([sys.executable, "-m", "creativevault", *args], cwd=cwd,
                           check=check, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder (the current directory during the test)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def vault(proj: Path):
+    """A fresh vault in ``proj`` (closed after the test)."""
+    import creativevault as cv
+
+    with cv.Vault.init(proj) as v:
+        yield v

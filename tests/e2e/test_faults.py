@@ -32,15 +32,7 @@ from creativevault.errors import (
 from creativevault.store import writer as writer_mod
 from creativevault.store.writer import StoreWriter
 from tests.conftest import run_git
-from tests.unit.repo.test_vault import MB, age_all, commit_all, creative_bytes, git, sha, write
-
-
-@pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    return root
+from tests.vaulttools import MB, age_all, commit_all, creative_bytes, git, sha, write
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import creativevault as cv
 from creativevault.repo.pointer import parse_pointer
 from tests.conftest import run_git
-from tests.unit.repo.test_vault import (
+from tests.vaulttools import (
     MB,
     age_all,
     assert_git_clean,

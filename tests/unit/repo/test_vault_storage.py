@@ -13,7 +13,7 @@ import pytest
 import creativevault as cv
 from creativevault.repo.pointer import parse_pointer
 from tests.conftest import run_git
-from tests.unit.repo.test_vault import (
+from tests.vaulttools import (
     MB,
     age_all,
     assert_git_clean,
@@ -23,20 +23,6 @@ from tests.unit.repo.test_vault import (
     sha,
     write,
 )
-
-
-@pytest.fixture
-def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
-def vault(proj: Path):
-    with cv.Vault.init(proj) as v:
-        yield v
 
 
 def pack_bytes(vault: cv.Vault) -> int:

@@ -1,0 +1,78 @@
+"""Helpers shared by the tests that drive a vault: generated creative files, git checks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from pathlib import Path
+
+import creativevault as cv
+from tests.conftest import run_git
+
+__all__ = ["MB", "age_all", "assert_git_clean", "commit_all", "creative_bytes", "git", "sha",
+           "write"]
+
+MB = 1024 * 1024
+_MAGIC = {
+    ".psd": b"8BPS\x00\x01", ".png": b"\x89PNG\r\n\x1a\n", ".tif": b"II*\x00",
+    ".exr": b"v/1\x01", ".blend": b"BLENDER-v300", ".nef": b"MM\x00*", ".jpg": b"\xff\xd8\xff\xe0",
+}
+
+
+def creative_bytes(name: str, size: int, seed: int) -> bytes:
+    """Bytes shaped like a creative file: a magic header, random runs, structured rows."""
+    rng = random.Random(seed)
+    head = _MAGIC.get(Path(name).suffix.lower(), b"DATA")
+    parts = [head]
+    total = len(head)
+    while total < size:
+        n = rng.randint(16 * 1024, 256 * 1024)
+        if rng.random() < 0.5:
+            part = rng.randbytes(n)
+        else:  # a gradient row pattern, compressible like image data
+            row = bytes((i * rng.randint(1, 7)) & 0xFF for i in range(1024))
+            part = (row * (n // 1024 + 1))[:n]
+        parts.append(part)
+        total += n
+    return b"".join(parts)[:size]
+
+
+def write(path: Path, data: bytes | str, *, age: float = 100.0) -> Path:
+    """Write a file whose mtime lies ``age`` seconds in the past (not racily new for git)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+    if age:
+        t = time.time() - age
+        os.utime(path, (t, t))
+    return path
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run_git(cwd, *args).stdout.decode()
+
+
+def age_all(root: Path) -> None:
+    """Push every working file's mtime into the past (files a user made earlier)."""
+    t = time.time() - 100
+    for p in root.rglob("*"):
+        if ".git" not in p.relative_to(root).parts and p.is_file():
+            os.utime(p, (t, t))
+
+
+def commit_all(vault: cv.Vault, message: str) -> cv.repo.vault.CommitInfo:
+    age_all(vault.root)
+    vault.add(["."])
+    return vault.commit(message)
+
+
+def assert_git_clean(root: Path) -> None:
+    assert git(root, "status", "--porcelain") == ""
+    run_git(root, "fsck", "--strict")
