@@ -7,6 +7,7 @@ pack they point into is durable; the index can always be rebuilt from the packs.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -56,6 +57,7 @@ class IndexRow:
 
 
 _COLUMNS = "type, key, pack, offset, stored_len, plain_len, flags, size"
+_INSERT = "{verb} INTO entries (" + _COLUMNS + ") VALUES (?,?,?,?,?,?,?,?)"
 
 
 class Index:
@@ -102,32 +104,30 @@ class Index:
                 "SELECT 1 FROM entries WHERE type=? AND key=?", (etype, key)
             ).fetchone() is not None
 
-    def add(self, rows: Iterable[IndexRow]) -> None:
-        """Insert rows in one transaction; rows already present are kept (INSERT OR IGNORE)."""
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (rolled back on any exception), serialised by the lock."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (r.as_tuple() for r in rows))
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
+    def add(self, rows: Iterable[IndexRow]) -> None:
+        """Insert rows in one transaction; rows already present are kept (INSERT OR IGNORE)."""
+        with self._transaction() as db:
+            db.executemany(_INSERT.format(verb="INSERT OR IGNORE"),
+                           (r.as_tuple() for r in rows))
+
     def replace_pack(self, old_pack: str, moved: Iterable[IndexRow]) -> None:
         """Atomically point ``moved`` rows at their new pack and drop the rest of ``old_pack``."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (r.as_tuple() for r in moved))
-                self._db.execute("DELETE FROM entries WHERE pack=?", (old_pack,))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.executemany(_INSERT.format(verb="INSERT OR REPLACE"),
+                           (r.as_tuple() for r in moved))
+            db.execute("DELETE FROM entries WHERE pack=?", (old_pack,))
 
     def rows(self, pack: str | None = None, etype: int | None = None) -> Iterator[IndexRow]:
         """Every row (of one pack and/or type), materialised in pages to bound memory."""
@@ -168,14 +168,7 @@ class Index:
 
     def replace_all(self, rows: Iterable[IndexRow]) -> None:
         """Replace the whole index with ``rows`` in one transaction (index rebuild)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM entries")
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO entries ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (r.as_tuple() for r in rows))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("DELETE FROM entries")
+            db.executemany(_INSERT.format(verb="INSERT OR IGNORE"),
+                           (r.as_tuple() for r in rows))
