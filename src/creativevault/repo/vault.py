@@ -617,9 +617,9 @@ class Vault:
                     blob_id = self.git.add_blob(data)
                     report.added_bytes += len(data)
                     cache.set(path, _entry(st, mode, blob_id, None))
+                    progress.advance(st.st_size)  # the store reports managed files' bytes
                 report.logical_bytes += st.st_size
                 report.paths.append(path)
-                progress.advance(st.st_size)
         progress.finish()
         for path in tracked_by_size:
             add_tracked_path(self.root, path)
