@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
 from dulwich.objects import Blob, Commit, Tree
@@ -215,6 +216,22 @@ class GitRepo:
         if commit_id is None:
             return {}
         return self.flat_tree(self.commit(commit_id).tree)
+
+    def changed_entries(self, old_tree: str | None, new_tree: str | None
+                        ) -> dict[str, tuple[FlatEntry | None, FlatEntry | None]]:
+        """Paths whose entry differs between two trees (identical subtrees are skipped)."""
+        out: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
+        for change in tree_changes(self._repo.object_store,
+                                   old_tree.encode() if old_tree else None,
+                                   new_tree.encode() if new_tree else None):
+            for side, entry in ((0, change.old), (1, change.new)):
+                if entry is None or entry.path is None or entry.mode == _MODE_GITLINK:
+                    continue
+                path = entry.path.decode("utf-8", "surrogateescape")
+                pair = list(out.get(path, (None, None)))
+                pair[side] = FlatEntry(entry.mode, entry.sha.decode())
+                out[path] = (pair[0], pair[1])
+        return out
 
     def write_tree(self, entries: Mapping[str, FlatEntry]) -> str:
         """Build and store the tree objects for a flat path -> entry map."""

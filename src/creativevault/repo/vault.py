@@ -709,15 +709,15 @@ class Vault:
         """A commit and the files it changed against its first parent."""
         commit_id = self._resolve(rev)
         info = self._info(commit_id)
-        new = self.git.commit_tree_flat(commit_id)
-        old = self.git.commit_tree_flat(info.parents[0]) if info.parents else {}
-        return info, self._tree_changes(old, new)
+        new_tree = self.git.commit(commit_id).tree
+        old_tree = self.git.commit(info.parents[0]).tree if info.parents else None
+        return info, self._tree_changes(self.git.changed_entries(old_tree, new_tree))
 
-    def _tree_changes(self, old: dict[str, FlatEntry], new: dict[str, FlatEntry]
+    def _tree_changes(self, pairs: dict[str, tuple[FlatEntry | None, FlatEntry | None]]
                       ) -> list[Change]:
         changes = []
-        for path in sorted(set(old) | set(new)):
-            a, b = old.get(path), new.get(path)
+        for path in sorted(pairs):
+            a, b = pairs[path]
             if a is not None and b is not None and a == b:
                 continue
             ca = self._content_of_blob(a.blob_id, path) if a else None
