@@ -17,8 +17,9 @@ from pathlib import Path
 from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.objectspec import parse_commit
+from dulwich.refs import HEADREF, Ref
 from dulwich.repo import Repo, get_user_identity
 
 from creativevault.errors import GitError, NotAVaultError, RevisionNotFoundError
@@ -61,6 +62,19 @@ class CommitData:
     message: str
 
 
+def _oid(hex_id: str) -> ObjectID:
+    """A 40-hex id as dulwich's ``ObjectID`` (a NewType of bytes, so no check is made)."""
+    return ObjectID(hex_id.encode())
+
+
+def _ref(name: str) -> Ref:
+    return Ref(name.encode())
+
+
+def _branch_ref(branch: str) -> Ref:
+    return Ref(b"refs/heads/" + branch.encode())
+
+
 def _commit_data(c: Commit) -> CommitData:
     return CommitData(
         id=c.id.decode(),
@@ -92,7 +106,7 @@ class GitRepo:
             repo = Repo.init(str(worktree))
         except OSError as exc:
             raise GitError(f"cannot create a git repository: {exc.strerror}", path=worktree) from exc
-        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        repo.refs.set_symbolic_ref(HEADREF, _branch_ref(branch))
         return cls(repo)
 
     @classmethod
@@ -129,7 +143,7 @@ class GitRepo:
 
     def read_blob(self, blob_id: str) -> bytes:
         try:
-            obj = self._repo.object_store[blob_id.encode()]
+            obj = self._repo.object_store[_oid(blob_id)]
         except KeyError as exc:
             raise GitError(f"git object {blob_id} is missing") from exc
         if not isinstance(obj, Blob):
@@ -137,7 +151,7 @@ class GitRepo:
         return obj.as_raw_string()
 
     def has_object(self, object_id: str) -> bool:
-        return object_id.encode() in self._repo.object_store
+        return _oid(object_id) in self._repo.object_store
 
     # -- revisions ---------------------------------------------------------------------
     def resolve(self, rev: str) -> str:
@@ -169,13 +183,13 @@ class GitRepo:
     def head_commit(self) -> str | None:
         """The commit HEAD points to, or ``None`` on an unborn branch."""
         try:
-            return self._repo.refs[b"HEAD"].decode()
+            return self._repo.refs[HEADREF].decode()
         except KeyError:
             return None
 
     def head_branch(self) -> str | None:
         """The branch HEAD is attached to (``main``), or ``None`` when detached."""
-        names, _ = self._repo.refs.follow(b"HEAD")
+        names, _ = self._repo.refs.follow(HEADREF)
         target = names[-1]
         if target.startswith(b"refs/heads/"):
             return target[len(b"refs/heads/"):].decode()
@@ -183,7 +197,7 @@ class GitRepo:
 
     def commit(self, commit_id: str) -> CommitData:
         try:
-            obj = self._repo.object_store[commit_id.encode()]
+            obj = self._repo.object_store[_oid(commit_id)]
         except KeyError as exc:
             raise RevisionNotFoundError(f"commit {commit_id} is missing") from exc
         if not isinstance(obj, Commit):
@@ -194,7 +208,7 @@ class GitRepo:
              paths: list[str] | None = None) -> Iterator[CommitData]:
         """Commits reachable from ``include``, newest first (git log order)."""
         walker = self._repo.get_walker(
-            include=[c.encode() for c in include], max_entries=max_entries,
+            include=[_oid(c) for c in include], max_entries=max_entries,
             paths=[p.encode() for p in paths] if paths else None)
         for entry in walker:
             yield _commit_data(entry.commit)
@@ -205,7 +219,7 @@ class GitRepo:
         if tree_id is None:
             return {}
         out: dict[str, FlatEntry] = {}
-        for entry in self._repo.object_store.iter_tree_contents(tree_id.encode()):
+        for entry in self._repo.object_store.iter_tree_contents(_oid(tree_id)):
             if entry.mode in (_MODE_GITLINK,):
                 continue
             out[entry.path.decode("utf-8", "surrogateescape")] = FlatEntry(
@@ -222,8 +236,8 @@ class GitRepo:
         """Paths whose entry differs between two trees (identical subtrees are skipped)."""
         out: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
         for change in tree_changes(self._repo.object_store,
-                                   old_tree.encode() if old_tree else None,
-                                   new_tree.encode() if new_tree else None):
+                                   _oid(old_tree) if old_tree else None,
+                                   _oid(new_tree) if new_tree else None):
             for side, entry in ((0, change.old), (1, change.new)):
                 if entry is None or entry.path is None or entry.mode == _MODE_GITLINK:
                     continue
@@ -244,7 +258,7 @@ class GitRepo:
             node[parts[-1]] = entry
         store = self._repo.object_store
 
-        def build(node: dict) -> bytes:
+        def build(node: dict) -> ObjectID:
             tree = Tree()
             for name, child in node.items():
                 if isinstance(child, dict):
@@ -252,7 +266,7 @@ class GitRepo:
                              build(child))
                 else:
                     tree.add(name.encode("utf-8", "surrogateescape"), child.mode,
-                             child.blob_id.encode())
+                             _oid(child.blob_id))
             store.add_object(tree)
             return tree.id
 
@@ -268,7 +282,7 @@ class GitRepo:
         """Store a commit object; refs are not touched."""
         c = Commit()
         c.tree = tree_id.encode()
-        c.parents = [p.encode() for p in parents]
+        c.parents = [_oid(p) for p in parents]
         now = int(time.time()) if when is None else when
         tz = -time.timezone if not time.localtime(now).tm_isdst else -time.altzone
         c.author = (author or self.identity("AUTHOR")).encode()
@@ -283,36 +297,36 @@ class GitRepo:
     def update_ref(self, name: str, new: str, old: str | None, reflog_message: str) -> None:
         """Move ``name`` (following symbolic refs, e.g. HEAD) from ``old`` to ``new``."""
         ok = self._repo.refs.set_if_equals(
-            name.encode(), old.encode() if old else None, new.encode(),
+            _ref(name), _oid(old) if old else None, _oid(new),
             committer=self.identity("COMMITTER").encode(), message=reflog_message.encode())
         if not ok:
             raise GitError(f"{name} moved while cvault was updating it; try again")
 
     def set_head_branch(self, branch: str) -> None:
-        self._repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        self._repo.refs.set_symbolic_ref(HEADREF, _branch_ref(branch))
 
     def set_head_detached(self, commit_id: str, reflog_message: str) -> None:
-        self._repo.refs.remove_if_equals(b"HEAD", None)
-        self._repo.refs.set_if_equals(b"HEAD", None, commit_id.encode(),
+        self._repo.refs.remove_if_equals(HEADREF, None)
+        self._repo.refs.set_if_equals(HEADREF, None, _oid(commit_id),
                                       committer=self.identity("COMMITTER").encode(),
                                       message=reflog_message.encode())
 
     def ref(self, name: str) -> str | None:
         try:
-            return self._repo.refs[name.encode()].decode()
+            return self._repo.refs[_ref(name)].decode()
         except KeyError:
             return None
 
     def set_ref(self, name: str, value: str, reflog_message: str) -> None:
-        self._repo.refs.set_if_equals(name.encode(), None, value.encode(),
+        self._repo.refs.set_if_equals(_ref(name), None, _oid(value),
                                       committer=self.identity("COMMITTER").encode(),
                                       message=reflog_message.encode())
 
     def delete_ref(self, name: str) -> None:
-        self._repo.refs.remove_if_equals(name.encode(), None)
+        self._repo.refs.remove_if_equals(_ref(name), None)
 
     def branches(self) -> dict[str, str]:
-        refs = self._repo.refs.as_dict(b"refs/heads")
+        refs = self._repo.refs.as_dict(Ref(b"refs/heads"))
         return {k.decode(): v.decode() for k, v in refs.items()}
 
     def all_ref_targets(self) -> dict[str, str]:
@@ -407,13 +421,13 @@ class GitRepo:
             mtime=(int(st.st_mtime_ns // 1_000_000_000), int(st.st_mtime_ns % 1_000_000_000)),
             dev=st.st_dev & 0xFFFFFFFF, ino=st.st_ino & 0xFFFFFFFF, mode=mode,
             uid=getattr(st, "st_uid", 0) & 0xFFFFFFFF, gid=getattr(st, "st_gid", 0) & 0xFFFFFFFF,
-            size=st.st_size & 0xFFFFFFFF, sha=blob_id.encode())
+            size=st.st_size & 0xFFFFFFFF, sha=_oid(blob_id))
 
     @staticmethod
     def index_entry_unstat(blob_id: str, mode: int) -> IndexEntry:
         """An index entry with no stat data (git will re-check the file)."""
         return IndexEntry(ctime=(0, 0), mtime=(0, 0), dev=0, ino=0, mode=mode, uid=0, gid=0,
-                          size=0, sha=blob_id.encode())
+                          size=0, sha=_oid(blob_id))
 
     def index_signature(self) -> tuple[int, int] | None:
         """(size, mtime_ns) of the index file, to notice changes made by plain git."""

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import msgpack
 
@@ -91,11 +91,11 @@ def index_signature(index_path: Path) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return type(value) is int
 
 
-def _valid_entries(entries: object) -> bool:
+def _valid_entries(entries: object) -> TypeGuard[dict[str, _RawEntry]]:
     if not isinstance(entries, dict):
         return False
     for key, raw in entries.items():

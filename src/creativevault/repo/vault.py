@@ -14,7 +14,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -700,7 +700,7 @@ class Vault:
 
     # ------------------------------------------------------------------ log / show
     def log(self, rev: str = "HEAD", *, max_count: int | None = None,
-            paths: list[str | Path] | None = None) -> list[CommitInfo]:
+            paths: Sequence[str | Path] | None = None) -> list[CommitInfo]:
         """Commits reachable from ``rev``, newest first."""
         if rev == "HEAD" and self.git.head_commit() is None:
             return []
@@ -726,7 +726,8 @@ class Vault:
                 continue
             ca = self._content_of_blob(a.blob_id, path) if a else None
             cb = self._content_of_blob(b.blob_id, path) if b else None
-            if ca is not None and cb is not None and ca.same(cb) and a.mode == b.mode:
+            if (a is not None and b is not None and ca is not None and cb is not None
+                    and ca.same(cb) and a.mode == b.mode):
                 continue
             kind = "added" if a is None else "deleted" if b is None else "modified"
             managed = bool((ca and ca.file_id) or (cb and cb.file_id))
@@ -866,7 +867,7 @@ class Vault:
                 return e
         raise RevisionNotFoundError(f"no rescue entry '{name}' (see 'cvault rescue list')")
 
-    def rescue_restore(self, name: str = "0", paths: list[str | Path] | None = None
+    def rescue_restore(self, name: str = "0", paths: Sequence[str | Path] | None = None
                        ) -> CheckoutReport:
         """Write the files saved in a rescue entry back (saving what they replace first)."""
         entry = self._rescue_entry(name)

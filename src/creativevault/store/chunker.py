@@ -69,7 +69,7 @@ class ChunkerParams:
             self.avg_size,
             min_size=self.min_size,
             max_size=self.max_size,
-            normalized_chunking=self.normalized_chunking,  # type: ignore[arg-type]
+            normalized_chunking=self.normalized_chunking,
             seed=self.seed,
         )
 

@@ -131,7 +131,8 @@ class Index:
 
     def rows(self, pack: str | None = None, etype: int | None = None) -> Iterator[IndexRow]:
         """Every row (of one pack and/or type), materialised in pages to bound memory."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if pack is not None:
             where.append("pack=?")
             args.append(pack)

@@ -419,10 +419,10 @@ class Store:
                 continue
             missing_reported: set[bytes] = set()
             for key, _length in manifest.chunks:
-                problem = damaged.get(key)
-                if problem is not None:
-                    if file_id not in problem.affected_files:
-                        problem.affected_files.append(file_id)
+                chunk_problem = damaged.get(key)
+                if chunk_problem is not None:
+                    if file_id not in chunk_problem.affected_files:
+                        chunk_problem.affected_files.append(file_id)
                 elif key not in missing_reported and not self.index.contains(ENTRY_CHUNK, key):
                     missing_reported.add(key)
                     problems.append(FsckProblem("missing-chunk", None, None, key.hex(),
