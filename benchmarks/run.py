@@ -29,6 +29,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -404,6 +405,18 @@ def machine_info() -> dict[str, Any]:
             "creativevault": version}
 
 
+def _code_version() -> str | None:
+    """The measured checkout: HEAD's short id, ``+dirty`` when src/ has uncommitted edits."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def _summary(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(measure, value, target, verdict) rows."""
     rows: list[tuple[str, str, str, str]] = []
@@ -435,8 +448,9 @@ def _summary(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("  vault store (MB)", None, it["stored_bytes"] / MB, "{:,.0f}")
         add("  .git folder (MB)", None, it["git_dir_bytes"] / MB, "{:,.0f}")
         add("  ratio plain copies / store", None, it["ratio"], "{:.1f}x")
-        cs = sorted(it["commit_seconds"])
-        add("  iteration commit time, median (s)", None, cs[len(cs) // 2], "{:.2f}")
+        cs = it["commit_seconds"]
+        add("  iteration commit time, median (s)", None, statistics.median(cs), "{:.2f}")
+        add("  iteration commit time, max (s)", None, max(cs), "{:.2f}")
     if "restore" in res:
         add("restore latest version (MB/s)", None, res["restore"]["mb_s"], "{:.0f}")
     for inc in res.get("incremental", []):
@@ -498,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{info['os']}")
     print(f"scale: {args.scale} {json.dumps(params)}", flush=True)
     results: dict[str, Any] = {"scale": args.scale, "params": params, "machine": info,
-                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                               "code": _code_version()}
+    print(f"code: {results['code']}", flush=True)
     t0 = time.perf_counter()
     for name in args.only or list(MEASUREMENTS):
         t = time.perf_counter()
