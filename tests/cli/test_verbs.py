@@ -475,12 +475,15 @@ def test_gc_dry_run_grace_and_json(vault, cli, ok):
 def test_hook_pre_commit(vault, cli, ok):
     assert ok(vault, "hook", "pre-commit") == ""
     (vault / "raw.psd").write_bytes(payload(1000, seed=4))
-    run_git(vault, "add", "raw.psd")
+    # a raw blob staged behind the filter's back (as a git without cvault installed would)
+    blob = run_git(vault, "hash-object", "-w", "--no-filters", "raw.psd").stdout.decode().strip()
+    run_git(vault, "update-index", "--add", "--cacheinfo", f"100644,{blob},raw.psd")
     res = cli(vault, "hook", "pre-commit")
     assert res.code == 1
     assert res.err_lines == [
         "cvault: raw.psd: vault-managed file staged as a plain git blob; unstage it "
-        "(git rm --cached) and run 'cvault add raw.psd'"]
+        "(git reset -- raw.psd) and add it again (cvault add raw.psd, or git add raw.psd "
+        "with cvault installed)"]
 
 
 # ----------------------------------------------------------------------------- global

@@ -13,14 +13,23 @@ __all__ = ["register", "run"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hook", help="run a git hook's cvault part (called by git)")
-    p.add_argument("name", choices=["pre-commit"])
+    p.add_argument("name", choices=["pre-commit", "post-checkout", "post-merge"])
     p.add_argument("hook_args", nargs="*")
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.name in ("post-checkout", "post-merge"):
+        # never fail git's checkout or merge: materialise what we can and report the rest
+        with open_vault() as vault:
+            written = vault.materialize_pointers()
+        if written:
+            sys.stderr.write(f"cvault: restored the content of {len(written)} file(s) "
+                             "that git had left as pointers\n")
+        return 0
     with open_vault() as vault:
         bad = vault.check_staged()
     for path in bad:
         sys.stderr.write(f"cvault: {path}: vault-managed file staged as a plain git blob; "
-                         f"unstage it (git rm --cached) and run 'cvault add {path}'\n")
+                         f"unstage it (git reset -- {path}) and add it again "
+                         f"(cvault add {path}, or git add {path} with cvault installed)\n")
     return 1 if bad else 0

@@ -17,8 +17,9 @@ from creativevault import errors as E
 
 __all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
 
-COMMANDS = ("init", "add", "commit", "status", "log", "show", "checkout", "restore", "rm",
-            "mv", "branch", "cat", "rescue", "fsck", "gc", "hook")
+COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout",
+            "restore", "rm", "mv", "branch", "cat", "rescue", "fsck", "gc", "hook",
+            "filter-process", "textconv")
 
 #: exception class -> exit code; the first matching entry (most specific first) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run as if cvault was started in PATH")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"creativevault.cli.cmd_{name}")
+        module = importlib.import_module(f"creativevault.cli.cmd_{name.replace('-', '_')}")
         module.register(sub)
     return parser
 
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        module = (importlib.import_module(f"creativevault.cli.cmd_{args.command}")
-                  if args.command else None)
+        module = (importlib.import_module(
+            f"creativevault.cli.cmd_{args.command.replace('-', '_')}")
+            if args.command else None)
         if module is not None and getattr(module, "PATHS_AFTER_DASHDASH", False) \
                 and "--" in argv:
             # argparse drops "--", so `log -- PATH` would take PATH as the revision:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["HOOK_NAMES", "MARKER", "chained_hooks", "install"]
 
-HOOK_NAMES = ("pre-commit",)
+HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
 MARKER = "Installed by CreativeVault"
 
 

@@ -43,6 +43,7 @@ from creativevault.repo.attributes import (
     ensure_default_blocks,
 )
 from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo
+from creativevault.repo.install import install
 from creativevault.repo.paths import (
     find_collisions,
     from_repo_path,
@@ -50,7 +51,7 @@ from creativevault.repo.paths import (
     to_repo_path,
     walk_worktree,
 )
-from creativevault.repo.pointer import Pointer, parse_pointer
+from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
 from creativevault.store import Store
@@ -289,8 +290,15 @@ class Vault:
             git = GitRepo.init(worktree, branch=branch)
         store = Store.init(git.git_dir / "cvault")
         ensure_default_blocks(git.worktree)
-        hooks.install(git.git_dir)
+        install(git)
         return cls(git, store)
+
+    @classmethod
+    def attach(cls, path: str | Path = ".") -> Vault:
+        """Open the vault of the repository at ``path``, creating an empty store if it has
+        none (a plain ``git clone`` of a vault, reached through git's filter process)."""
+        git = GitRepo.discover(Path(path))
+        return cls(git, Store.init(git.git_dir / "cvault"))
 
     @classmethod
     def open(cls, path: str | Path = ".", *, opener: Opener | None = None) -> Vault:
@@ -1233,6 +1241,30 @@ class Vault:
         return sorted(path for path, entry in self.git.read_index().items()
                       if rules.filter_value(path) == "cvault"
                       and self._file_id_of_blob(entry.sha.decode()) is None)
+
+    def materialize_pointers(self) -> list[str]:
+        """Replace working files that are still pointer text by their content, where this
+        vault holds it (what git's post-checkout/post-merge hooks run). Returns the paths."""
+        written = []
+        for path, entry in self.git.read_index().items():
+            if entry.size > MAX_POINTER_SIZE or entry.mode not in (MODE_FILE, MODE_EXEC):
+                continue
+            disk = self._disk(path)
+            try:
+                if disk.stat().st_size > MAX_POINTER_SIZE:
+                    continue
+                data = disk.read_bytes()
+            except OSError:
+                continue
+            try:
+                ptr = parse_pointer(data, path=path)
+            except (NotAPointerError, PointerError):
+                continue
+            if self.store.has_file(ptr.oid):
+                self._materialize(path, FlatEntry(entry.mode, self.git.add_blob(data)),
+                                  _Content("", ptr.oid, ptr.size))
+                written.append(path)
+        return written
 
     # ------------------------------------------------------------------ fsck / gc / stats
     def _reachable_commits(self) -> set[str]:

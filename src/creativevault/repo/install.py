@@ -1,0 +1,59 @@
+"""``cvault install``: make plain git use cvault (filter process, diff driver, hooks).
+
+Settings are written to the repository's ``.git/config`` (default) or to the user's
+``~/.gitconfig`` (``global_scope``). Commands name the interpreter cvault runs under, so
+git finds cvault even where it is not on PATH (a virtual environment, a GUI's git).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dulwich.config import ConfigFile
+
+from creativevault.errors import GitError
+from creativevault.repo import hooks
+from creativevault.repo.gitrepo import GitRepo
+
+__all__ = ["command_prefix", "git_settings", "install"]
+
+
+def command_prefix() -> str:
+    """How git should start cvault: this interpreter with ``-m creativevault``."""
+    exe = sys.executable.replace("\\", "/")
+    return f'"{exe}" -m creativevault' if " " in exe else f"{exe} -m creativevault"
+
+
+def git_settings() -> dict[tuple[str, str, str], str]:
+    """(section, subsection, key) -> value for every setting cvault needs."""
+    cmd = command_prefix()
+    return {
+        ("filter", "cvault", "process"): f"{cmd} filter-process",
+        ("filter", "cvault", "required"): "true",
+        ("diff", "cvault", "textconv"): f"{cmd} textconv",
+        ("diff", "cvault", "cachetextconv"): "true",
+        ("diff", "cvault", "binary"): "true",
+    }
+
+
+def install(git: GitRepo | None, *, global_scope: bool = False,
+            home: Path | None = None) -> Path:
+    """Write the settings (and, per repository, the hooks); return the config file."""
+    if global_scope:
+        path = (home or Path.home()) / ".gitconfig"
+    elif git is not None:
+        path = git.git_dir / "config"
+    else:
+        raise GitError("not inside a git repository (use --global to install for the user)")
+    try:
+        config = ConfigFile.from_path(str(path)) if path.exists() else ConfigFile()
+        for (section, sub, key), value in git_settings().items():
+            config.set((section.encode(), sub.encode()), key.encode(), value.encode())
+        config.path = str(path)  # type: ignore[assignment]
+        config.write_to_path(str(path))
+    except OSError as exc:
+        raise GitError(f"cannot write git config ({exc.strerror})", path=path) from exc
+    if git is not None and not global_scope:
+        hooks.install(git.git_dir)
+    return path
