@@ -130,9 +130,10 @@ class FilterProcess:
         with self.vault.store.writer() as writer:
             stored = writer.put_stream(_Prefixed(head, stream), name=pathname)  # type: ignore[arg-type]
         staged = self._staged_pointer(pathname)
-        if staged is not None and staged.oid == stored.file_id:
-            # same content as staged: keep its pointer (and committed mtime) byte-exact
-            return iter([staged.encode()])
+        if staged is not None and staged[0].oid == stored.file_id:
+            # same content as staged: keep its pointer byte-exact (committed mtime, and a
+            # git-lfs pointer stays a git-lfs pointer until the content really changes)
+            return iter([staged[1]])
         extra: dict[str, str] = {}
         try:
             st = os.stat(Path(self.vault.root, pathname))
@@ -142,7 +143,8 @@ class FilterProcess:
             pass
         return iter([Pointer(oid=stored.file_id, size=stored.size, extra=extra).encode()])
 
-    def _staged_pointer(self, pathname: str) -> Pointer | None:
+    def _staged_pointer(self, pathname: str) -> tuple[Pointer, bytes] | None:
+        """The pointer staged for ``pathname`` and its exact bytes, if it has one."""
         if self._staged is None:  # read the index once per process, and only if needed
             self._staged = {path: entry.sha.decode()
                             for path, entry in self.vault.git.read_index().items()}
@@ -151,7 +153,9 @@ class FilterProcess:
             return None
         try:
             data = self.vault.git.read_blob(blob_id)
-            return parse_pointer(data) if len(data) <= MAX_POINTER_SIZE else None
+            if len(data) > MAX_POINTER_SIZE:
+                return None
+            return parse_pointer(data), data
         except (GitError, NotAPointerError, PointerError):
             return None
 
