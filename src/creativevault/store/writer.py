@@ -96,6 +96,10 @@ class _PackWorker(threading.Thread):
         self._added = 0
         self._storing = "<none>"
         self._index: Index | None = None
+        # Full packs are fsynced and indexed by a second thread while this one fills the
+        # next pack: the fsync wait overlaps compression instead of stalling the pipeline.
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvault-pack-sync")
+        self._syncing: list[Future[None]] = []
 
     def run(self) -> None:
         try:
@@ -159,25 +163,46 @@ class _PackWorker(threading.Thread):
             self._publish()
 
     def _publish(self) -> None:
+        """Hand the full pack to the sync thread; at most one more may still be syncing."""
         pack, self._pack = self._pack, None
         if pack is None:
             return
-        pack.publish()
+        rows, self._chunk_rows = self._chunk_rows, []
+        self._syncing.append(self._syncer.submit(self._publish_now, pack, rows))
+        while len(self._syncing) > 1:
+            self._syncing.pop(0).result()  # re-raises a failed fsync/index write here
+
+    def _publish_now(self, pack: PackWriter, rows: list[IndexRow]) -> None:
+        pack.publish()  # fsync, rename, directory fsync: the data is durable ...
         assert self._index is not None
-        # Chunks of a durable pack may be indexed at once: without a manifest they are
-        # invisible, and indexing them early keeps a killed session's packs referenced.
-        self._index.add(self._chunk_rows)
-        self._chunk_rows = []
+        # ... and only then indexed. Chunks of a durable pack may be indexed at once:
+        # without a manifest they are invisible, and indexing them early keeps a killed
+        # session's packs referenced.
+        self._index.add(rows)
+
+    def _wait_for_syncs(self) -> None:
+        syncing, self._syncing = self._syncing, []
+        for future in syncing:
+            future.result()
 
     def _finish(self, commit: bool) -> None:
         if not commit:
             return
         self._publish()
+        self._wait_for_syncs()
+        self._syncer.shutdown(wait=True)
         assert self._index is not None
-        self._index.add(self._manifest_rows)
+        self._index.add(self._manifest_rows)  # files become visible last
         self._manifest_rows = []
 
     def _discard(self) -> None:
+        for future in self._syncing:  # let packs already handed over finish (or fail)
+            try:
+                future.result()
+            except BaseException:  # noqa: BLE001 - the first error is already recorded
+                pass
+        self._syncing = []
+        self._syncer.shutdown(wait=True)
         pack, self._pack = self._pack, None
         if pack is not None:
             pack.discard()
