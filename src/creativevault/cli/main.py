@@ -19,7 +19,7 @@ __all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
 
 COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout",
             "restore", "rm", "mv", "branch", "cat", "rescue", "fsck", "gc", "hook",
-            "filter-process", "textconv")
+            "import-lfs", "filter-process", "textconv")
 
 #: exception class -> exit code; the first matching entry (most specific first) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
