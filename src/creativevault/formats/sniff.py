@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 __all__ = ["HEAD_BYTES", "sniff"]
 
 #: how many leading bytes :func:`sniff` needs
@@ -56,8 +58,11 @@ def sniff(head: bytes, name: str = "") -> str:
             return label
     if head[:4] == b"RIFF" or not head:
         return "empty file" if not head else "RIFF container"
+    if b"\0" in head:  # valid UTF-8, but no text file holds NUL (git's rule too)
+        return "binary data"
     try:
-        head.decode("utf-8")
+        # not final: a character cut at the end of ``head`` is still text
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "text"
     except UnicodeDecodeError:
         return "binary data"

@@ -55,6 +55,7 @@ class FilterProcess:
         self.writer = PacketWriter(stdout)
         self.warn = warn
         self._staged: dict[str, str] | None = None
+        self._head: dict[str, str] | None = None
         #: paths whose content was missing, so a pointer file was written instead
         self.missing: list[str] = []
 
@@ -128,12 +129,13 @@ class FilterProcess:
             except (NotAPointerError, PointerError):
                 pass
         with self.vault.store.writer() as writer:
-            stored = writer.put_stream(_Prefixed(head, stream), name=pathname)  # type: ignore[arg-type]
-        staged = self._staged_pointer(pathname)
-        if staged is not None and staged[0].oid == stored.file_id:
-            # same content as staged: keep its pointer byte-exact (committed mtime, and a
-            # git-lfs pointer stays a git-lfs pointer until the content really changes)
-            return iter([staged[1]])
+            stored = writer.put_stream(_Prefixed(head, stream), name=pathname)
+        known = self._known_pointer(pathname, stored.file_id)
+        if known is not None:
+            # same content as staged (or committed): keep that pointer byte-exact (committed
+            # mtime, and a git-lfs pointer stays a git-lfs pointer until the content really
+            # changes), so cleaning unchanged content always gives the same blob
+            return iter([known])
         extra: dict[str, str] = {}
         try:
             st = os.stat(Path(self.vault.root, pathname))
@@ -143,19 +145,37 @@ class FilterProcess:
             pass
         return iter([Pointer(oid=stored.file_id, size=stored.size, extra=extra).encode()])
 
-    def _staged_pointer(self, pathname: str) -> tuple[Pointer, bytes] | None:
-        """The pointer staged for ``pathname`` and its exact bytes, if it has one."""
+    def _known_pointer(self, pathname: str, file_id: str) -> bytes | None:
+        """The exact bytes of the pointer to ``file_id`` staged for ``pathname`` or, failing
+        that, committed for it in HEAD.
+
+        HEAD matters because git does not always compare with the index on disk: ``git
+        stash pop --index`` and ``git reset --refresh`` compare working files with HEAD's
+        blobs while the index file still holds other ones.
+        """
         if self._staged is None:  # read the index once per process, and only if needed
             self._staged = {path: entry.sha.decode()
                             for path, entry in self.vault.git.read_index().items()}
-        blob_id = self._staged.get(pathname)
+        data = self._pointer_bytes(self._staged.get(pathname), file_id)
+        if data is None:
+            if self._head is None:  # read HEAD's tree once per process, and only if needed
+                try:
+                    head = self.vault.git.commit_tree_flat(self.vault.git.head_commit())
+                except VaultError:
+                    head = {}
+                self._head = {path: entry.blob_id for path, entry in head.items()}
+            data = self._pointer_bytes(self._head.get(pathname), file_id)
+        return data
+
+    def _pointer_bytes(self, blob_id: str | None, file_id: str) -> bytes | None:
+        """The blob's bytes if it is a pointer to ``file_id``."""
         if blob_id is None:
             return None
         try:
             data = self.vault.git.read_blob(blob_id)
-            if len(data) > MAX_POINTER_SIZE:
+            if len(data) > MAX_POINTER_SIZE or parse_pointer(data).oid != file_id:
                 return None
-            return parse_pointer(data), data
+            return data
         except (GitError, NotAPointerError, PointerError):
             return None
 

@@ -7,6 +7,7 @@ git finds cvault even where it is not on PATH (a virtual environment, a GUI's gi
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,13 +48,34 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
     else:
         raise GitError("not inside a git repository (use --global to install for the user)")
     try:
-        config = ConfigFile.from_path(str(path)) if path.exists() else ConfigFile()
-        for (section, sub, key), value in git_settings().items():
-            config.set((section.encode(), sub.encode()), key.encode(), value.encode())
-        config.path = str(path)  # type: ignore[assignment]
-        config.write_to_path(str(path))
+        if not _set_with_git(path, git_settings()):
+            config = ConfigFile.from_path(str(path)) if path.exists() else ConfigFile()
+            for (section, sub, key), value in git_settings().items():
+                config.set((section.encode(), sub.encode()), key.encode(), value.encode())
+            config.path = str(path)
+            config.write_to_path(str(path))
     except OSError as exc:
         raise GitError(f"cannot write git config ({exc.strerror})", path=path) from exc
     if git is not None and not global_scope:
         hooks.install(git.git_dir)
     return path
+
+
+def _set_with_git(path: Path, settings: dict[tuple[str, str, str], str]) -> bool:
+    """Write ``settings`` with ``git config --file``; False if git is not installed.
+
+    git edits only the keys it sets: the user's comments, quoting and layout survive.
+    Re-serialising the whole file with dulwich drops comments and the quotes around
+    values, so ``st = "!echo a ; echo b"`` came back as ``!echo a`` (``;`` starts a
+    comment).
+    """
+    for (section, sub, key), value in settings.items():
+        try:
+            subprocess.run(["git", "config", "--file", str(path), f"{section}.{sub}.{key}",
+                            value], check=True, capture_output=True)
+        except FileNotFoundError:
+            return False
+        except subprocess.CalledProcessError as exc:
+            message = exc.stderr.decode("utf-8", "replace").strip()
+            raise GitError(f"git config refused a setting ({message})", path=path) from exc
+    return True

@@ -16,6 +16,7 @@ __all__ = ["FLUSH", "MAX_PAYLOAD", "PacketReader", "PacketStream", "PacketWriter
 
 MAX_PAYLOAD = 65516
 FLUSH = None
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 class PacketReader:
@@ -42,10 +43,9 @@ class PacketReader:
             raise EOFError
         if len(head) < 4:
             head += self._exact(4 - len(head))
-        try:
-            length = int(head, 16)
-        except ValueError as exc:
-            raise GitError(f"bad pkt-line length {head!r} from git") from exc
+        if head.strip(_HEX_DIGITS):  # int() would also take "0x1a", "+01a", " 01a", "0_1a"
+            raise GitError(f"bad pkt-line length {head!r} from git")
+        length = int(head, 16)
         if length == 0:
             return None
         if length < 4 or length > MAX_PAYLOAD + 4:
