@@ -22,5 +22,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.flush()
 
     with Vault.attach(".") as vault:
-        FilterProcess(vault, sys.stdin.buffer, sys.stdout.buffer, warn).run()
+        try:
+            FilterProcess(vault, sys.stdin.buffer, sys.stdout.buffer, warn).run()
+        except (EOFError, BrokenPipeError):
+            # git went away in the middle of a request (killed, interrupted): nothing
+            # half-done is referenced; the store keeps only what it finished
+            sys.stderr.write("cvault: filter-process: git closed the pipe mid-request\n")
+            return 1
     return 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import subprocess
 import sys
 from typing import TextIO
 
@@ -24,28 +22,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         # never fail git's checkout or merge: materialise what we can and report the rest
         with open_vault() as vault:
             written = vault.materialize_pointers()
-            root = vault.root
         if written:
-            # git's index still has the pointer files' size, so git would call them
-            # modified without looking; re-adding them (the clean filter hands back the
-            # staged pointer unchanged) gives git their new stat data
-            with contextlib.suppress(OSError):
-                subprocess.run(["git", "update-index", "-q", "-z", "--stdin"], cwd=root,
-                               input="".join(f"{p}\0" for p in written).encode(
-                                   "utf-8", "surrogateescape"),
-                               capture_output=True, check=False)
             sys.stderr.write(f"cvault: restored the content of {len(written)} file(s) "
                              "that git had left as pointers\n")
         return 0
     with open_vault() as vault:
         bad = vault.check_staged()
-        if bad:
-            # a raw blob HEAD already holds (committed before cvault was installed) is not
-            # put into git by this commit: refusing it would block every commit
-            head = vault.git.commit_tree_flat(vault.git.head_commit())
-            index = vault.git.read_index()
-            bad = [path for path in bad
-                   if path not in head or head[path].blob_id != index[path].sha.decode()]
     for path in bad:
         sys.stderr.write(f"cvault: {path}: vault-managed file staged as a plain git blob; "
                          f"unstage it (git reset -- {path}) and add it again "

@@ -1238,9 +1238,17 @@ class Vault:
     def check_staged(self) -> list[str]:
         """Vault-managed paths staged as plain git blobs (what the pre-commit hook refuses)."""
         rules = self._rules()
-        return sorted(path for path, entry in self.git.read_index().items()
-                      if rules.filter_value(path) == "cvault"
-                      and self._file_id_of_blob(entry.sha.decode()) is None)
+        index = self.git.read_index()
+        raw = [path for path, entry in index.items()
+               if rules.filter_value(path) == "cvault"
+               and self._file_id_of_blob(entry.sha.decode()) is None]
+        if not raw:
+            return []
+        # a raw blob HEAD already holds (committed before cvault was installed) is not put
+        # into git by this commit: refusing it would block every commit
+        head = self._head_flat()
+        return sorted(path for path in raw
+                      if path not in head or head[path].blob_id != index[path].sha.decode())
 
     def materialize_pointers(self) -> list[str]:
         """Replace working files that are still pointer text by their content, where this
@@ -1264,6 +1272,15 @@ class Vault:
                 self._materialize(path, FlatEntry(entry.mode, self.git.add_blob(data)),
                                   _Content("", ptr.oid, ptr.size))
                 written.append(path)
+        if written:
+            # git's index still records the pointer files' size: give it the new stat data
+            # (same blobs), or git would call the files modified without looking at them
+            index = self.git.read_index()
+            for path in written:
+                entry = index[path]
+                index[path] = GitRepo.index_entry(self._disk(path).stat(), entry.sha.decode(),
+                                                  entry.mode)
+            self.git.write_index(index)
         return written
 
     # ------------------------------------------------------------------ fsck / gc / stats
