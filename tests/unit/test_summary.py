@@ -166,3 +166,14 @@ def test_sniff_real_fixtures(fixture_file, relative, kind):
     path: Path = fixture_file(relative)
     with path.open("rb") as f:
         assert sniff(f.read(HEAD_BYTES), path.name) == kind
+
+
+def test_damaged_content_is_named_not_raised(vault, proj):
+    data = creative_bytes("x.psd", 1 * MB, 9)
+    path = write(proj / "tmp_x.psd", stored(vault, data))
+    [pack] = list((vault.cvault_dir / "packs").glob("pack-*.pack"))
+    raw = bytearray(pack.read_bytes())
+    raw[200] ^= 0xFF  # inside the first chunk's data
+    pack.write_bytes(bytes(raw))
+    summary = summarize_file(vault, path)
+    assert "DAMAGED" in summary.kind and summary.sha256 == sha(data)

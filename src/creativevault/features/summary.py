@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from creativevault.errors import NotAPointerError, PointerError
+from creativevault.errors import CorruptObjectError, NotAPointerError, PointerError
 from creativevault.formats.sniff import HEAD_BYTES, sniff
 from creativevault.repo.pointer import MAX_POINTER_SIZE, parse_pointer
 
@@ -46,10 +46,13 @@ def summarize_file(vault, path: Path) -> Summary:
             pass
         else:
             present = vault is not None and vault.store.has_file(ptr.oid)
-            head = b""
+            kind = "vault file"
             if present:
-                head = next(iter(vault.store.iter_file(ptr.oid)), b"")[:HEAD_BYTES]
-            kind = sniff(head, path.name) if present else "vault file"
+                try:
+                    head = next(iter(vault.store.iter_file(ptr.oid)), b"")[:HEAD_BYTES]
+                    kind = sniff(head, path.name)
+                except CorruptObjectError:
+                    kind = "vault file, DAMAGED in this vault (run cvault fsck)"
             return Summary(kind, ptr.size, ptr.oid, present, True)
     digest = hashlib.sha256()
     with path.open("rb") as f:

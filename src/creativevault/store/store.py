@@ -218,8 +218,8 @@ class Store:
                     continue
                 raise CorruptObjectError(f"{where}: pack file is missing",
                                          path=self.packs_dir / row.pack) from None
-            except CorruptObjectError as exc:
-                raise CorruptObjectError(f"{where}: {exc.message}", path=self.packs_dir / row.pack,
+            except CorruptObjectError as exc:  # its message already names pack and offset
+                raise CorruptObjectError(f"{what}: {exc.message}", path=self.packs_dir / row.pack,
                                          offset=row.offset) from exc
             except OSError as exc:
                 raise StoreError(f"cannot read {where}: {exc}",
