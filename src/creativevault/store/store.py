@@ -11,10 +11,13 @@ Layout of ``root`` (``<repo>/.git/cvault/``)::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,6 +55,9 @@ from creativevault.types import Progress
 
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_PACK_TARGET", "STORE_FORMAT", "STORE_VERSION",
            "Store"]
+
+#: chunks read ahead (on two threads) while a file is being restored
+READ_AHEAD = 4
 
 STORE_FORMAT = "cvault-store"
 STORE_VERSION = 1
@@ -272,10 +278,28 @@ class Store:
         :class:`CorruptObjectError` naming pack, offset and file id on a damaged chunk.
         """
         manifest = self.read_manifest(file_id)
+        if len(manifest.chunks) <= 1:
+            return (self._read_chunk(key, length, file_id) for key, length in manifest.chunks)
 
         def chunks() -> Iterator[bytes]:
-            for key, length in manifest.chunks:
-                yield self._read_chunk(key, length, file_id)
+            # Read, decompress and verify the next few chunks on two threads while the
+            # caller hashes and writes this one (zstd, BLAKE3 and file I/O release the
+            # GIL); at most READ_AHEAD chunks are held, so memory stays bounded.
+            todo = iter(manifest.chunks)
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvault-read") as pool:
+                pending: deque[Future[bytes]] = deque(
+                    pool.submit(self._read_chunk, key, length, file_id)
+                    for key, length in itertools.islice(todo, READ_AHEAD))
+                try:
+                    while pending:
+                        data = pending.popleft().result()
+                        following = next(todo, None)
+                        if following is not None:
+                            pending.append(pool.submit(self._read_chunk, *following, file_id))
+                        yield data
+                finally:
+                    for future in pending:
+                        future.cancel()
 
         return chunks()
 
