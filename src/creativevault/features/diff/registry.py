@@ -14,7 +14,9 @@ from creativevault.features.diff.report import Differ
 __all__ = ["BUILTIN", "differ_for", "differs", "register"]
 
 #: built-in differs, most specific first
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = (
+    "creativevault.features.diff.layered:LayeredDiffer",
+)
 
 _registered: list[Differ] = []
 _loaded = False
