@@ -277,9 +277,10 @@ def _load_psd(path: Path) -> LayeredDoc:
             names.append(node.name)
             node = node.parent
         lpath = "/".join(reversed(names))
-        lid = layer.layer_id
+        native = layer.layer_id
         rows.append({"layer": layer, "path": lpath, "index": index,
-                     "native": f"psd:{lid}" if isinstance(lid, int) and lid > 0 else None})
+                     "native": f"psd:{native}" if isinstance(native, int) and native > 0
+                     else None})
     ids = _identities([(r["path"], r["native"]) for r in rows])
     id_of = {id(r["layer"]): i for r, i in zip(rows, ids, strict=True)}
     infos: list[LayerInfo] = []
