@@ -16,6 +16,7 @@ __all__ = ["BUILTIN", "differ_for", "differs", "register"]
 #: built-in differs, most specific first
 BUILTIN: tuple[str, ...] = (
     "creativevault.features.diff.layered:LayeredDiffer",
+    "creativevault.features.diff.mesh:MeshDiffer",
 )
 
 _registered: list[Differ] = []
