@@ -17,6 +17,7 @@ __all__ = ["BUILTIN", "differ_for", "differs", "register"]
 BUILTIN: tuple[str, ...] = (
     "creativevault.features.diff.layered:LayeredDiffer",
     "creativevault.features.diff.mesh:MeshDiffer",
+    "creativevault.features.diff.raster:RasterDiffer",
 )
 
 _registered: list[Differ] = []
