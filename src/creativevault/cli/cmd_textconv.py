@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except NotAVaultError:
         vault = None  # still summarise what git handed us
     try:
-        summary = summarize_file(vault, args.file)
+        summary = summarize_file(vault, args.file, describe=True)
     except OSError as exc:
         from creativevault.errors import InputFileError
 

@@ -2,14 +2,15 @@
 
 Used as git's ``textconv`` for the ``cvault`` diff driver, so ``git diff`` and
 ``git log -p`` print a few stable lines (format, size, content id, presence) instead of
-pointer text or binary noise. Format-aware details (dimensions, layers) belong to the
-diff feature.
+pointer text or binary noise. With ``describe``, real content also gets the diff
+feature's description of that one version (dimensions, layers, mesh figures, photo
+metadata field by field) after those lines, so ``git log -p`` shows which of them changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from creativevault.errors import CorruptObjectError, NotAPointerError, PointerError
@@ -28,15 +29,23 @@ class Summary:
     sha256: str
     present: bool
     pointer: bool
+    #: the format-aware description of the content, when asked for
+    details: tuple[str, ...] = field(default=(), compare=False)
 
     def lines(self) -> list[str]:
         where = "" if self.present else " (content not in this vault)"
         return [f"format: {self.kind}{where}", f"size: {self.size:,} bytes",
-                f"sha256: {self.sha256}"]
+                f"sha256: {self.sha256}", *self.details]
 
 
-def summarize_file(vault, path: Path) -> Summary:
-    """Summarise ``path``: a pointer (content looked up in ``vault``) or real content."""
+def summarize_file(vault, path: Path, *, describe: bool = False,
+                   name: str | None = None) -> Summary:
+    """Summarise ``path``: a pointer (content looked up in ``vault``) or real content.
+
+    ``describe`` adds the diff feature's one-version description of real content
+    (``name``, default the file's name, says which format to expect). A pointer's content
+    is not described: it would have to be restored first.
+    """
     size = path.stat().st_size
     if size <= MAX_POINTER_SIZE:
         data = path.read_bytes()
@@ -60,4 +69,9 @@ def summarize_file(vault, path: Path) -> Summary:
         digest.update(head)
         while block := f.read(1 << 20):
             digest.update(block)
-    return Summary(sniff(head, path.name), size, digest.hexdigest(), True, False)
+    details: tuple[str, ...] = ()
+    if describe:
+        from creativevault.features.diff.engine import describe_file
+
+        details = tuple(describe_file(path, name or path.name))
+    return Summary(sniff(head, path.name), size, digest.hexdigest(), True, False, details)

@@ -37,6 +37,7 @@ __all__ = [
     "BLOCK_BEGIN",
     "BLOCK_END",
     "DEFAULT_SIZE_THRESHOLD",
+    "DIFF_DRIVER_BY_EXTENSION",
     "IGNORE_PATTERNS",
     "MANAGED_ATTRIBUTES",
     "MANAGED_EXTENSIONS",
@@ -54,7 +55,8 @@ __all__ = [
 #: Files at least this large with no ``filter`` attribute are vault-managed.
 DEFAULT_SIZE_THRESHOLD = 8 * 1024 * 1024
 
-#: The attributes a vault-managed path carries.
+#: The attributes a vault-managed path carries (``diff=`` names the generic driver; the
+#: default block then gives each family its own, see :data:`DIFF_DRIVER_BY_EXTENSION`).
 MANAGED_ATTRIBUTES = "filter=cvault diff=cvault merge=binary -text"
 
 BLOCK_BEGIN = "# >>> cvault defaults"
@@ -102,6 +104,19 @@ IGNORE_PATTERNS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 
+#: The diff driver of a managed extension when it is not the generic ``cvault``, written
+#: as a second line after the managed ones (``*.[pP][sS][dD] diff=cvault-layered``). The
+#: drivers run the same ``cvault`` commands; the name lets users point one family at
+#: another tool in their git config (``diff.cvault-image.command``).
+DIFF_DRIVER_BY_EXTENSION: Mapping[str, str] = {
+    **dict.fromkeys(("psd", "psb", "psdt", "kra", "ora"), "cvault-layered"),
+    **dict.fromkeys(("tif", "tiff", "png", "exr", "hdr", "jpg", "jpeg", "webp", "heic",
+                     "heif", "avif", "jxl", "gif", "bmp", "tga", "dds"), "cvault-image"),
+    **dict.fromkeys(MANAGED_EXTENSIONS["camera raw"], "cvault-image"),
+    **dict.fromkeys(("glb", "ply", "stl", "fbx", "abc", "usdc", "usdz", "3ds"),
+                    "cvault-mesh"),
+}
+
 _BLOCK_NOTE = "# Written by cvault init; edit outside this block (your lines below win)."
 
 
@@ -116,6 +131,10 @@ def default_attributes_block() -> str:
     for group, extensions in MANAGED_EXTENSIONS.items():
         lines.append(f"# {group}")
         lines.extend(f"{extension_pattern(ext)} {MANAGED_ATTRIBUTES}" for ext in extensions)
+    # Later lines win attribute by attribute: these give each family its diff driver.
+    lines.append("# diff driver per family (images and camera raws, layered files, 3D models)")
+    lines.extend(f"{extension_pattern(ext)} diff={driver}"
+                 for ext, driver in DIFF_DRIVER_BY_EXTENSION.items())
     lines.append(BLOCK_END)
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,10 @@ from creativevault.errors import GitError
 from creativevault.repo import hooks
 from creativevault.repo.gitrepo import GitRepo
 
-__all__ = ["command_prefix", "git_settings", "install"]
+__all__ = ["DIFF_DRIVERS", "command_prefix", "git_settings", "install"]
+
+#: the diff drivers ``.gitattributes`` names (``diff=cvault-image`` …), one per file family
+DIFF_DRIVERS = ("cvault", "cvault-image", "cvault-layered", "cvault-mesh")
 
 
 def command_prefix() -> str:
@@ -29,13 +32,20 @@ def command_prefix() -> str:
 def git_settings() -> dict[tuple[str, str, str], str]:
     """(section, subsection, key) -> value for every setting cvault needs."""
     cmd = command_prefix()
-    return {
+    settings = {
         ("filter", "cvault", "process"): f"{cmd} filter-process",
         ("filter", "cvault", "required"): "true",
-        ("diff", "cvault", "textconv"): f"{cmd} textconv",
-        ("diff", "cvault", "cachetextconv"): "true",
-        ("diff", "cvault", "binary"): "true",
     }
+    for driver in DIFF_DRIVERS:
+        # textconv: `git log -p`, `git show`, `git diff --no-ext-diff` print the summary;
+        # command: plain `git diff` (and `--ext-diff` everywhere) runs `cvault ext-diff`.
+        settings.update({
+            ("diff", driver, "textconv"): f"{cmd} textconv",
+            ("diff", driver, "cachetextconv"): "true",
+            ("diff", driver, "binary"): "true",
+            ("diff", driver, "command"): f"{cmd} ext-diff",
+        })
+    return settings
 
 
 def install(git: GitRepo | None, *, global_scope: bool = False,
