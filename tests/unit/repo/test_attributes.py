@@ -267,8 +267,10 @@ def test_is_managed(repo: Path) -> None:
     assert not rules.is_managed("scene/shot.usda", None)
     for path in ("unset/thing.psd", "lfs/thing.psd", "bare/thing.psd", "sub/override.png"):
         assert not rules.is_managed(path, 100 * MIB), path
-    assert rules.attributes("hero.psd") == {"filter": "cvault", "diff": "cvault",
+    # the default block's second line per family names the diff driver
+    assert rules.attributes("hero.psd") == {"filter": "cvault", "diff": "cvault-layered",
                                             "merge": "binary", "text": False}
+    assert rules.attributes("clip.mp4")["diff"] == "cvault"
     assert rules.attributes("nothing/here.usda") == {}
 
 
