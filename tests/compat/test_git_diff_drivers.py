@@ -102,7 +102,7 @@ def test_rename_gives_nine_arguments(repo):
     assert out.splitlines()[:4] == ["diff --cvault a/photo.jpg b/renamed.jpg",
                                     "similarity index 100%", "rename from photo.jpg",
                                     "rename to renamed.jpg"]
-    assert "  bytes: identical (2,697 bytes)" in out
+    assert "    metadata: unchanged (42 EXIF, 0 XMP, 0 IPTC fields)" in out.splitlines()
 
 
 def test_added_and_deleted_files_get_dev_null(repo, fixture_file):
@@ -117,7 +117,7 @@ def test_added_and_deleted_files_get_dev_null(repo, fixture_file):
     assert "    Exif.GPSInfo.GPSLatitudeRef" not in added  # one-side: highlights only
     assert "    Exif.Image.Make: FUJIFILM" in added.splitlines()
     assert deleted.splitlines()[1] == "deleted file mode 100644"
-    assert "  size: 2,697 bytes" in deleted.splitlines()
+    assert "    Exif.Image.Make: Canon" in deleted.splitlines()
 
 
 def test_unmerged_path_gives_one_argument(repo):
