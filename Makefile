@@ -4,12 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-full lint clean
+.PHONY: demo test bench bench-full bench-peers lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,imaging]'
+	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,11 +23,31 @@ test: $(STAMP)
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 
-bench: $(STAMP)
-	$(PY) -m benchmarks.run --scale small
+# The peers benchmarks.peers compares against (Debian packages), as command:package pairs;
+# /usr/bin/time (package time) measures each command's peak memory.
+PEERS := restic:restic borg:borgbackup git-lfs:git-lfs git-annex:git-annex rsync:rsync \
+	convert:imagemagick /usr/bin/time:time
 
-bench-full: $(STAMP)
+bench-peers:
+	@missing=""; for pair in $(PEERS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    || echo "install failed; comparing against the tools present"; \
+	else \
+	  echo "missing (not root, not installed):$$missing; comparing against the tools present"; \
+	fi
+
+bench: $(STAMP) bench-peers
+	$(PY) -m benchmarks.run --scale small
+	$(PY) -m benchmarks.peers --scale small
+
+bench-full: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale full
+	$(PY) -m benchmarks.peers --scale full --iterations 20
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
