@@ -71,6 +71,16 @@ __all__ = [
 ]
 
 RESCUE_REF = "refs/cvault/rescue"
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it: set, then restore
+    os.umask(mask)
+    return mask
+
+
+#: the process umask, read once (reading it means briefly setting it)
+_UMASK = _current_umask()
 _HASH_BLOCK = 1 << 20
 
 
@@ -802,9 +812,9 @@ class Vault:
                     out.write(self.git.read_blob(entry.blob_id))
                 out.flush()
                 os.fsync(out.fileno())
-            if entry.mode == MODE_EXEC:
-                with contextlib.suppress(OSError):
-                    tmp.chmod(0o755)
+            # mkstemp makes 0600 files; a restored file gets what git would give it
+            with contextlib.suppress(OSError):
+                tmp.chmod((0o777 if entry.mode == MODE_EXEC else 0o666) & ~_UMASK)
             if mtime_ns is not None:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
             os.replace(tmp, disk)

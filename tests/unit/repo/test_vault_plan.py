@@ -57,3 +57,17 @@ def test_untracked_folder_blocking_a_file_stops_before_any_change(tmp_path: Path
     assert (root / "notes.psd" / "keep.txt").read_text() == "mine"
     assert vault.git.head_branch() == "main"
     vault.close()
+
+
+def test_restored_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    vault, root = _vault(tmp_path)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    (root / "a.psd").unlink()
+    vault.restore(["a.psd"])
+    mode = stat.S_IMODE((root / "a.psd").stat().st_mode)
+    assert mode == 0o666 & ~mask  # not mkstemp's 0600
+    vault.close()
