@@ -14,10 +14,9 @@ photo compare field by field and a field's key reads the same in every file type
   structures ``Name/prefix:Field``.
 - IPTC ``Iptc.<Envelope|Application2>.<DatasetName>`` (repeated datasets joined with ``; ``).
 
-Reading is bounded: Pillow reads EXIF and IPTC by seeking through the file; containers
-Pillow cannot open (RW2, ORF, CR3, RAF) are searched in their first
-:data:`SCAN_LIMIT` bytes, where cameras put their metadata; XMP is Pillow's packet or,
-failing that, the first packet found in those bytes. A part that cannot be read leaves a
+Reading is bounded: Pillow reads EXIF, XMP and IPTC by seeking through the file (never
+decoding the image); containers Pillow cannot open (RW2, ORF, CR3, RAF) are searched in
+their first :data:`SCAN_LIMIT` bytes, where cameras put their metadata. A part that cannot be read leaves a
 note and the other parts are still returned. Leaf module: Pillow and piexif are imported
 inside functions.
 """
@@ -125,18 +124,18 @@ def read_metadata(path: Path, name: str | None = None) -> PhotoMetadata:
     name = name or path.name
     meta = PhotoMetadata()
     with path.open("rb") as f:
-        head = f.read(SCAN_LIMIT)
-    if is_sidecar(name) or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
-            (b"<?xpacket", b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF")):
-        _read_xmp(head[:MAX_XMP], meta)
-        return meta
+        start = f.read(64)
+        if is_sidecar(name) or start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
+                (b"<?xpacket", b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF")):
+            _read_xmp(start + f.read(MAX_XMP - len(start)), meta)
+            return meta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _read_embedded(path, head, meta)
+        _read_embedded(path, meta)
     return meta
 
 
-def _read_embedded(path: Path, head: bytes, meta: PhotoMetadata) -> None:
+def _read_embedded(path: Path, meta: PhotoMetadata) -> None:
     from PIL import Image, UnidentifiedImageError
 
     im = None
@@ -147,29 +146,33 @@ def _read_embedded(path: Path, head: bytes, meta: PhotoMetadata) -> None:
         im = None
     except Exception:  # a plug-in tripping over a damaged header
         im = None
+    if im is None:
+        # a container Pillow does not read: its metadata sits near the start
+        with path.open("rb") as f:
+            head = f.read(SCAN_LIMIT)
+        try:
+            _exif_from_bytes(head, meta)
+        except Exception as exc:
+            meta.notes.append(f"EXIF unreadable: {_reason(exc)}")
+        _read_xmp(_scan_xmp(head), meta)
+        return
     try:
-        if im is not None:
-            try:
-                _exif_from_pillow(im.getexif(), meta)
-            except Exception as exc:
-                meta.notes.append(f"EXIF unreadable: {_reason(exc)}")
-            packet = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-            if isinstance(packet, str):
-                packet = packet.encode("utf-8")
-            _read_xmp(packet or _scan_xmp(head), meta)
-            try:
-                _iptc_from_pillow(im, meta)
-            except Exception as exc:
-                meta.notes.append(f"IPTC unreadable: {_reason(exc)}")
-        else:
-            try:
-                _exif_from_bytes(head, meta)
-            except Exception as exc:
-                meta.notes.append(f"EXIF unreadable: {_reason(exc)}")
-            _read_xmp(_scan_xmp(head), meta)
+        try:
+            _exif_from_pillow(im.getexif(), meta)
+        except Exception as exc:
+            meta.notes.append(f"EXIF unreadable: {_reason(exc)}")
+        # Pillow finds the packet where each format keeps it (JPEG APP1, TIFF tag 700,
+        # WebP/PNG chunks)
+        packet = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+        if isinstance(packet, str):
+            packet = packet.encode("utf-8")
+        _read_xmp(packet, meta)
+        try:
+            _iptc_from_pillow(im, meta)
+        except Exception as exc:
+            meta.notes.append(f"IPTC unreadable: {_reason(exc)}")
     finally:
-        if im is not None:
-            im.close()
+        im.close()
 
 
 def _reason(exc: BaseException) -> str:
