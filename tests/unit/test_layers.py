@@ -54,6 +54,10 @@ def test_imports_follow_the_layers(path: Path) -> None:
         if parts[0] == "creativevault" and len(parts) > 1 and layer in ALLOWED:
             target = parts[1]
             assert target in ALLOWED[layer] | COMMON, f"{path}:{line} {layer} imports {module}"
+            if layer == "features" and target == "features" and len(parts) > 2:
+                # sibling features never import each other: what two share moves below
+                own = path.relative_to(SRC).parts[1].removesuffix(".py")
+                assert parts[2] == own, f"{path}:{line} feature '{own}' imports {module}"
         if parts[0] == "dulwich":
             assert layer == "repo", f"{path}:{line}: dulwich outside repo/"
         if parts[0] in CLI_ONLY:

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     from creativevault.errors import NotAVaultError
-    from creativevault.features.summary import summarize_file
+    from creativevault.features.diff.summary import summarize_file
     from creativevault.repo.vault import Vault
 
     try:

@@ -722,14 +722,14 @@ class Vault:
         """Commits reachable from ``rev``, newest first."""
         if rev == "HEAD" and self.git.head_commit() is None:
             return []
-        start = self._resolve(rev)
+        start = self.resolve(rev)
         rel = [self._repo_path(p) for p in paths] if paths else None
         return [CommitInfo(c.id, c.message, c.author, c.author_time, c.author_tz, c.parents)
                 for c in self.git.walk([start], max_entries=max_count, paths=rel)]
 
     def show(self, rev: str = "HEAD") -> tuple[CommitInfo, list[Change]]:
         """A commit and the files it changed against its first parent."""
-        commit_id = self._resolve(rev)
+        commit_id = self.resolve(rev)
         info = self._info(commit_id)
         new_tree = self.git.commit(commit_id).tree
         old_tree = self.git.commit(info.parents[0]).tree if info.parents else None
@@ -766,7 +766,7 @@ class Vault:
                 raise PathNotFoundError("is not staged", path=rel)
             blob_id = entry.blob_id
         else:
-            flat = self.git.commit_tree_flat(self._resolve(rev))
+            flat = self.git.commit_tree_flat(self.resolve(rev))
             if rel not in flat:
                 raise PathNotFoundError(f"does not exist in {rev}", path=rel)
             blob_id = flat[rel].blob_id
@@ -867,7 +867,7 @@ class Vault:
             n += 1
         return out
 
-    def _resolve(self, rev: str) -> str:
+    def resolve(self, rev: str) -> str:
         """A commit id for ``rev``: anything git accepts, or a rescue name (``rescue@{0}``)."""
         if rev.startswith("rescue@{"):
             return self._rescue_entry(rev).id
@@ -969,7 +969,7 @@ class Vault:
         """Bring files back from the index (default) or ``source``; see ``git restore``."""
         cache = self._load_statcache()
         if source is not None:
-            src_flat = self.git.commit_tree_flat(self._resolve(source))
+            src_flat = self.git.commit_tree_flat(self.resolve(source))
         elif staged:
             src_flat = self._head_flat()
         else:
@@ -1021,7 +1021,7 @@ class Vault:
         elif rev in branches:
             target_id, branch = branches[rev], rev
         else:
-            target_id, branch = self._resolve(rev), None
+            target_id, branch = self.resolve(rev), None
         cache = self._load_statcache()
         target = self.git.commit_tree_flat(target_id)
         current = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
@@ -1240,7 +1240,7 @@ class Vault:
             raise UsageError(f"branch '{name}' already exists")
         if not name or name.startswith("-") or ".." in name or " " in name:
             raise UsageError(f"'{name}' is not a valid branch name")
-        self.git.set_ref(f"refs/heads/{name}", self._resolve(start),
+        self.git.set_ref(f"refs/heads/{name}", self.resolve(start),
                          f"branch: Created from {start}")
         return self.git.branches()
 

@@ -281,11 +281,11 @@ def targets(vault: Vault, rev_a: str | None = None, rev_b: str | None = None,
     if rev_b is not None:
         if cached:
             raise UsageError("--cached takes at most one revision")
-        ca, cb = vault.git.resolve(rev_a), vault.git.resolve(rev_b)  # type: ignore[arg-type]
+        ca, cb = vault.resolve(rev_a), vault.resolve(rev_b)  # type: ignore[arg-type]
         pairs = _compare_maps(_tree_blobs(vault, ca), _tree_blobs(vault, cb), contents, wanted)
         return [DiffTarget(p, ca if x else None, cb if y else None) for p, x, y in pairs]
     if cached:
-        base = vault.git.resolve(rev_a) if rev_a else vault.git.head_commit()
+        base = vault.resolve(rev_a) if rev_a else vault.git.head_commit()
         pairs = _compare_maps(_tree_blobs(vault, base), _index_blobs(vault), contents, wanted)
         assert base is not None or not any(x for _, x, _ in pairs)
         return [DiffTarget(p, base if x else None, ":" if y else None) for p, x, y in pairs]
@@ -295,7 +295,7 @@ def targets(vault: Vault, rev_a: str | None = None, rev_b: str | None = None,
         return [DiffTarget(p, ":", None if kind == "deleted" else "disk")
                 for p, kind in sorted(unstaged.items())]
     # working tree against a commit: paths the index changed, then those the worktree did
-    commit = vault.git.resolve(rev_a)
+    commit = vault.resolve(rev_a)
     tree = _tree_blobs(vault, commit)
     index = _index_blobs(vault)
     out: dict[str, DiffTarget] = {}
@@ -390,7 +390,7 @@ def split_revs_and_paths(vault: Vault, args: Iterable[str]) -> tuple[list[str], 
             found_paths.append(arg)
             continue
         try:
-            vault.git.resolve(arg)
+            vault.resolve(arg)
             is_rev = True
         except RevisionNotFoundError:
             is_rev = False

@@ -1,4 +1,4 @@
-"""The textconv summary (features/summary.py) and format sniffing (formats/sniff.py)."""
+"""The textconv summary (features/diff/summary.py) and format sniffing (formats/sniff.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from creativevault.cli.main import main
-from creativevault.features.summary import Summary, summarize_file
+from creativevault.features.diff.summary import Summary, summarize_file
 from creativevault.formats.sniff import HEAD_BYTES, sniff
 from creativevault.repo.pointer import LFS_VERSION_URL, VERSION_URL, Pointer
 from tests.vaulttools import MB, creative_bytes, write
