@@ -53,10 +53,12 @@ def render(diff: FileDiff, out: TextIO, *, header: bool = True) -> None:
 
 
 def _pictures(diff: FileDiff) -> list:
-    found = list(diff.pictures)
+    """Every picture of the diff and its parts, each once (a part may share its parent's)."""
+    found = {p.path: p for p in diff.pictures}
     for part in diff.parts:
-        found += _pictures(part)
-    return found
+        for picture in _pictures(part):
+            found.setdefault(picture.path, picture)
+    return list(found.values())
 
 
 def _no_index(a: Path, b: Path, name: str | None, options: DiffOptions) -> list[FileDiff]:
