@@ -16,8 +16,9 @@ ALLOWED = {
     "store": {"store"},
     "formats": {"formats"},
     "repo": {"repo", "store"},
-    "features": {"features", "repo", "store", "formats"},
-    "cli": {"cli", "features", "repo", "store", "formats"},
+    "imaging": {"imaging", "formats"},
+    "features": {"features", "imaging", "repo", "store", "formats"},
+    "cli": {"cli", "features", "imaging", "repo", "store", "formats"},
 }
 COMMON = {"errors", "types", ""}
 HEAVY = {"numpy", "PIL", "psd_tools", "trimesh", "imagehash", "piexif"}

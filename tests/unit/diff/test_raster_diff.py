@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from creativevault.errors import InputFileError
-from creativevault.features.diff import pictures as pic
 from creativevault.features.diff.raster import (
     RasterDiffer,
     compare_arrays,
@@ -17,6 +16,7 @@ from creativevault.features.diff.raster import (
     phash_distance,
 )
 from creativevault.features.diff.report import DiffOptions, Region
+from creativevault.imaging import pictures as pic
 
 
 def _image(h: int = 120, w: int = 160, c: int = 3, dtype: type = np.uint8) -> np.ndarray:

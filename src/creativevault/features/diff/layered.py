@@ -28,7 +28,7 @@ from creativevault.formats.layered import LayeredDoc, LayerInfo, is_layered, loa
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from creativevault.features.diff.raster import RasterFigures
+    from creativevault.imaging.compare import RasterFigures
 
 __all__ = ["LayeredDiffer", "match_layers", "moved_layers"]
 
@@ -179,7 +179,7 @@ def _common(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two images with the same shape: padded to the larger size, channels made equal."""
     import numpy as np
 
-    from creativevault.features.diff.pictures import to_unit_float
+    from creativevault.imaging.pictures import to_unit_float
 
     if a.ndim == 2:
         a = a[..., None]
@@ -327,7 +327,7 @@ class LayeredDiffer:
         result.figures = {"a" if status == "deleted" else "b": self._doc_json(doc),
                           "layers": [info.to_json() for info in doc.layers]}
         if options.out_dir is not None:
-            from creativevault.features.diff import pictures as pics
+            from creativevault.imaging import pictures as pics
 
             img = pics.to_display_rgb8(self._fit(doc.composite(), options))
             path = pics.save_png(img, Path(options.out_dir) / f"{stem}.composite.png")
@@ -383,7 +383,7 @@ class LayeredDiffer:
                         options: DiffOptions) -> None:
         import numpy as np
 
-        from creativevault.features.diff.raster import compare_arrays
+        from creativevault.imaging.compare import compare_arrays
 
         a, b = entry.a, entry.b
         assert a is not None and b is not None
@@ -391,7 +391,7 @@ class LayeredDiffer:
         entry.decoded = True
         area = _union(a.bbox, b.bbox)
         if pa.dtype != pb.dtype:
-            from creativevault.features.diff.pictures import to_unit_float
+            from creativevault.imaging.pictures import to_unit_float
 
             pa, pb = to_unit_float(pa), to_unit_float(pb)
         dtype = pa.dtype if pa.size else pb.dtype if pb.size else np.dtype(np.uint8)
@@ -452,7 +452,7 @@ class LayeredDiffer:
 
     def _composite_part(self, da: LayeredDoc, db: LayeredDoc, stem: str,
                         options: DiffOptions) -> FileDiff:
-        from creativevault.features.diff.raster import compare_arrays
+        from creativevault.imaging.compare import compare_arrays
 
         part = FileDiff(path="composite", kind="composite", status="unchanged")
         ca, cb = _common(da.composite(), db.composite())
@@ -475,7 +475,7 @@ class LayeredDiffer:
 
     @staticmethod
     def _fit(array: np.ndarray, options: DiffOptions) -> np.ndarray:
-        from creativevault.features.diff import pictures as pics
+        from creativevault.imaging import pictures as pics
 
         return array if options.full_resolution else pics.fit_edge(array, options.preview_edge)
 
@@ -484,7 +484,7 @@ class LayeredDiffer:
         """A | B | heat map, changed regions outlined on B; written to ``path``."""
         import numpy as np
 
-        from creativevault.features.diff import pictures as pics
+        from creativevault.imaging import pictures as pics
 
         h, w = a.shape[:2]
         factor = 1 if options.full_resolution else pics.fit_factor(w, h, options.preview_edge)

@@ -451,8 +451,8 @@ def _render_picture(a: SceneDoc | None, b: SceneDoc | None, name: str,
                     options: DiffOptions, colouring: dict[str, Any]) -> Picture | None:
     import numpy as np
 
-    from creativevault.features.diff.pictures import save_png, side_by_side
     from creativevault.formats.render import RenderMesh, fit_camera, heat_colors, render
+    from creativevault.imaging.pictures import save_png, side_by_side
 
     bounds = [x for x in (s.bounds() for s in (a, b) if s is not None) if x is not None]
     if not bounds or options.out_dir is None:

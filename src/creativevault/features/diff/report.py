@@ -6,22 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from creativevault.imaging.compare import Region
+
 __all__ = ["DiffOptions", "Differ", "FileDiff", "Picture", "Region"]
-
-
-@dataclass(frozen=True)
-class Region:
-    """A changed region: inclusive-exclusive pixel box and how many pixels changed in it."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-    pixels: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1,
-                "pixels": self.pixels}
 
 
 @dataclass(frozen=True)

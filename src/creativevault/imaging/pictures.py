@@ -3,7 +3,7 @@
 Generic helpers shared by the raster, layered and mesh differs. Arrays are H x W or
 H x W x C numpy arrays of any supported dtype. Tone mapping (16-bit to 8-bit, float
 clipping, linear-to-sRGB) happens here for DISPLAY only: figures are always computed by
-:func:`creativevault.features.diff.raster.compare_arrays` at full precision.
+:func:`creativevault.imaging.compare.compare_arrays` at full precision.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-    from creativevault.features.diff.report import Region
+    from creativevault.imaging.compare import Region
 
 __all__ = [
     "draw_regions",
