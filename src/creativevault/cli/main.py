@@ -18,8 +18,8 @@ from creativevault import errors as E
 __all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
 
 COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout",
-            "restore", "rm", "mv", "branch", "cat", "diff", "rescue", "fsck", "gc", "hook",
-            "import-lfs", "filter-process", "textconv", "ext-diff")
+            "restore", "rm", "mv", "branch", "cat", "diff", "timeline", "rescue", "fsck", "gc",
+            "hook", "import-lfs", "filter-process", "textconv", "ext-diff")
 
 #: exception class -> exit code; the first matching entry (most specific first) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (

@@ -142,7 +142,8 @@ class _Blobs:
 
 
 def walk_graph(git: GitRepo, tips: Sequence[tuple[str, str]],
-               since: int | None = None) -> Graph:
+               since: int | None = None,
+               labels: Sequence[tuple[str, str]] = ()) -> Graph:
     """Commits reachable from ``tips`` ((branch, commit) pairs, most important first).
 
     Each commit is read once. A commit is labelled with the first branch (in ``tips``
@@ -178,7 +179,7 @@ def walk_graph(git: GitRepo, tips: Sequence[tuple[str, str]],
             if waiting[child] == 0:
                 heapq.heappush(ready, (commits[child].commit_time, child))
     branch_of: dict[str, str] = {}
-    for name, tip in tips:
+    for name, tip in (*tips, *labels):
         cid: str | None = tip
         while cid is not None and cid in commits and cid not in branch_of:
             branch_of[cid] = name
@@ -202,13 +203,14 @@ def _rename_source(blobs: _Blobs, pairs: _Pairs, path: str) -> str | None:
 
 
 def file_history(git: GitRepo, path: str, tips: Sequence[tuple[str, str]],
-                 since: int | None = None) -> History:
+                 since: int | None = None,
+                 labels: Sequence[tuple[str, str]] = ()) -> History:
     """Every version of ``path`` reachable from ``tips``, oldest first (see module doc).
 
     The path is followed backwards through renames and moves, deletions and
     re-creations; the versions come out in graph order.
     """
-    graph = walk_graph(git, tips, since)
+    graph = walk_graph(git, tips, since, labels)
     blobs = _Blobs(git)
     tracked: dict[str, set[str]] = {cid: {path} for _, cid in tips if cid in graph.commits}
     found: list[tuple[int, PathVersion]] = []
@@ -277,10 +279,11 @@ def _event(blobs: _Blobs, c: CommitData, branch: str, name: str,
 
 def project_history(git: GitRepo, tips: Sequence[tuple[str, str]],
                     since: int | None = None,
-                    paths: Iterable[str] | None = None) -> list[CommitChanges]:
+                    paths: Iterable[str] | None = None,
+                    labels: Sequence[tuple[str, str]] = ()) -> list[CommitChanges]:
     """Every commit reachable from ``tips``, oldest first, with the files it changed
     against its first parent (renames paired by content); ``paths`` limits to prefixes."""
-    graph = walk_graph(git, tips, since)
+    graph = walk_graph(git, tips, since, labels)
     blobs = _Blobs(git)
     prefixes = [p.rstrip("/") for p in paths] if paths else None
     out: list[CommitChanges] = []
@@ -294,17 +297,19 @@ def project_history(git: GitRepo, tips: Sequence[tuple[str, str]],
             pairs = git.changed_entries(git.commit(c.parents[0]).tree, c.tree)
         entry = CommitChanges(c, graph.branch_of.get(cid, ""))
         moved: set[str] = set()
+        renamed_to: set[str] = set()
         for path in sorted(pairs):
             old, new = pairs[path]
             if old is None and new is not None:
                 src = _rename_source(blobs, pairs, path)
                 if src is not None and src not in moved:
                     moved.add(src)
+                    renamed_to.add(path)
                     entry.changes.append(PathChange(path, "renamed", src, blobs.get(new)))
                     continue
         for path in sorted(pairs):
             old, new = pairs[path]
-            if path in moved or any(ch.path == path for ch in entry.changes):
+            if path in moved or path in renamed_to:
                 continue
             if old is None and new is not None:
                 entry.changes.append(PathChange(path, "added", None, blobs.get(new)))

@@ -22,7 +22,7 @@ from creativevault.features.timeline.entries import (
     Timeline,
     TimelineEntry,
 )
-from creativevault.features.timeline.sheet import contact_sheet
+from creativevault.features.timeline.sheet import SheetLayout, contact_sheet
 
 __all__ = [
     "SCHEMA",
@@ -30,6 +30,7 @@ __all__ = [
     "CommitEntry",
     "FileFacts",
     "ProjectTimeline",
+    "SheetLayout",
     "Timeline",
     "TimelineEntry",
     "TimelineOptions",

@@ -82,6 +82,12 @@ def choose_tips(vault: Vault, options: TimelineOptions) -> list[tuple[str, str]]
     return tips
 
 
+def _labels(vault: Vault) -> list[tuple[str, str]]:
+    """Every branch, main first: names for commits merged in from other branches."""
+    branches = vault.git.branches()
+    return [(b, branches[b]) for b in sorted(branches, key=lambda b: (b != "main", b))]
+
+
 class _Work:
     """Materialises contents into a scratch folder and decodes them, remembering a few."""
 
@@ -151,7 +157,7 @@ def file_timeline(vault: Vault, path: str | Path, options: TimelineOptions | Non
              "cache_hits": 0, "tree_diffs": 0}
     if not tips:
         return Timeline(rel, [], [], stats)
-    history = file_history(vault.git, rel, tips, options.since)
+    history = file_history(vault.git, rel, tips, options.since, _labels(vault))
     stats["tree_diffs"] = history.tree_diffs
     own = catalog is None
     cat = catalog or open_catalog(vault)
@@ -244,7 +250,7 @@ def project_timeline(vault: Vault, options: TimelineOptions | None = None,
     rels = [to_repo_path(vault.root, p) if Path(p).is_absolute() else p for p in paths] \
         if paths else None
     commits = []
-    for cc in project_history(vault.git, tips, options.since, rels):
+    for cc in project_history(vault.git, tips, options.since, rels, _labels(vault)):
         c = cc.commit
         changes = [{"path": ch.path, "kind": ch.kind, "old_path": ch.old_path,
                     "content_id": ch.content.content_id if ch.content else None,
