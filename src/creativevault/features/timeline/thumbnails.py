@@ -105,7 +105,9 @@ def decode_content(path: Path, name: str) -> Decoded:
     try:
         return _decode(path, name, ext, head, label)
     except (VaultError, ValueError, MemoryError) as exc:
-        note = str(exc).splitlines()[0][:200]
+        # the scratch path means nothing to users: keep the reason only
+        reason = exc.message if isinstance(exc, VaultError) else str(exc)
+        note = (reason.splitlines() or [""])[0][:200]
         return Decoded(FileFacts(label, note=note),
                        placeholder_tile(ext.lstrip(".").upper() or "FILE", label))
 
