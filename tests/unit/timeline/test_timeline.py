@@ -204,3 +204,19 @@ def test_plain_git_blob_versions(vault, monkeypatch) -> None:
     t = file_timeline(vault, "model.obj")
     assert t.entries[0].content_id.startswith("git:")
     assert t.entries[1].change.kind == "mesh" and t.entries[1].change.vertices_delta == 0
+
+
+def test_changed_fraction_matches_the_full_comparison() -> None:
+    from creativevault.features.timeline.thumbnails import changed_fraction
+    from creativevault.imaging.compare import compare_arrays
+
+    rng = np.random.default_rng(1)
+    a = (rng.random((60, 80, 3)) * 255).astype(np.uint8)
+    b = a.copy()
+    b[10:20, 30:45, 1] += 1
+    b[50, 5] = 0
+    full = compare_arrays(a, b).changed_fraction
+    assert changed_fraction(a, b) == pytest.approx(full)
+    assert changed_fraction(a, a.copy()) == 0.0
+    grey = a[:, :, 0].astype(np.float32)
+    assert changed_fraction(grey, grey + 1) == 1.0
