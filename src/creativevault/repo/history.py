@@ -7,12 +7,14 @@ against its first parent, and a merge against each parent, with dulwich's
 ``tree_changes`` (identical subtrees are skipped), so the cost is O(commits x changed
 entries), never O(commits²). Renames are looked for only where the tracked file appears:
 a path added in a commit takes its history from a path deleted in the same diff that
-holds the same content (same file id for vault files, same blob otherwise), or, failing
+holds the same content (same file id for vault files, same blob otherwise, the SHA-256
+of the blob when one side is a git blob and the other vault content), or, failing
 that, from the only deleted path with the same file name (a move that also edited it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -138,7 +140,18 @@ class _Blobs:
         if a.blob_id == b.blob_id:
             return True
         ca, cb = self.get(a), self.get(b)
-        return ca is not None and cb is not None and ca.content_id == cb.content_id
+        if ca is None or cb is None:
+            return False
+        if (ca.file_id is None) != (cb.file_id is None) and ca.size == cb.size:
+            # the same bytes as a git blob on one side and vault content on the other
+            # (a rename across .gitattributes rules): hash the blob to compare
+            blob, pointer = (ca, cb) if ca.file_id is None else (cb, ca)
+            try:
+                data = self.git.read_blob(blob.blob_id)
+            except VaultError:
+                return False
+            return hashlib.sha256(data).hexdigest() == pointer.file_id
+        return ca.content_id == cb.content_id
 
 
 def walk_graph(git: GitRepo, tips: Sequence[tuple[str, str]],

@@ -42,7 +42,7 @@ def test_file_timeline_entries(vault, story) -> None:
                                                     "modified", "modified"]
     first, second = t.entries[0], t.entries[1]
     assert first.facts == FileFacts("PNG", 128, 96)
-    assert first.change is None and first.thumbnail == first.content_id
+    assert first.change is None and first.thumbnail == first.content_id + ".png"
     assert second.change.kind == "pixels"
     assert second.change.changed_fraction == pytest.approx(30 * 3 / (128 * 96))
     renamed = t.entries[6]
@@ -220,3 +220,17 @@ def test_changed_fraction_matches_the_full_comparison() -> None:
     assert changed_fraction(a, a.copy()) == 0.0
     grey = a[:, :, 0].astype(np.float32)
     assert changed_fraction(grey, grey + 1) == 1.0
+
+
+def test_same_bytes_under_another_extension_decode_again(vault, fixture_file,
+                                                         monkeypatch) -> None:
+    fake_clock(monkeypatch)
+    shutil.copy(fixture_file("mesh/teapot.stl"), vault.root / "pot.dat")
+    commit_all(vault, "unknown name")
+    vault.mv("pot.dat", "pot.stl")
+    commit_all(vault, "named")
+    t = file_timeline(vault, "pot.stl")
+    first, second = t.entries
+    assert second.kind == "renamed" and first.size == second.size  # git blob -> vault
+    assert first.thumbnail != second.thumbnail and second.facts.vertices
+    assert second.change.kind == "bytes" and "format changed" in second.change.note

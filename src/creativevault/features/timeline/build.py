@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from creativevault.repo.vault import Vault
 
 __all__ = ["CHANGE_KIND", "FACTS_KIND", "THUMB_KIND", "TimelineOptions", "choose_tips",
+           "derived_key",
            "file_timeline", "open_catalog", "project_timeline"]
 
 THUMB_KIND = f"thumb:{THUMB_EDGE}"
@@ -82,6 +83,17 @@ def choose_tips(vault: Vault, options: TimelineOptions) -> list[tuple[str, str]]
     return tips
 
 
+def derived_key(content: BlobContent, name: str) -> str:
+    """The catalog key of a content's facts and thumbnail: its content id plus the file's
+    lower-case extension, since decoders choose by extension too (``<id>.png``)."""
+    return content.content_id + PurePosixPath(name).suffix.lower()
+
+
+def _pair_key(v: Any) -> str:
+    """The catalog key of a change figure: ``<older key>:<newer key>``."""
+    return f"{derived_key(v.previous, v.old_path or v.path)}:{derived_key(v.content, v.path)}"
+
+
 def _labels(vault: Vault) -> list[tuple[str, str]]:
     """Every branch, main first: names for commits merged in from other branches."""
     branches = vault.git.branches()
@@ -103,7 +115,7 @@ class _Work:
         return self.vault.git.has_object(content.blob_id)
 
     def decode(self, content: BlobContent, name: str) -> Decoded | None:
-        key = content.content_id
+        key = derived_key(content, name)
         if key in self._decoded:
             self._decoded.move_to_end(key)
             return self._decoded[key]
@@ -171,8 +183,8 @@ def file_timeline(vault: Vault, path: str | Path, options: TimelineOptions | Non
 
 def _entries(vault: Vault, versions: list, cat: Catalog, options: TimelineOptions,
              stats: dict[str, int], progress: Progress) -> list[TimelineEntry]:
-    ids = [v.content.content_id for v in versions if v.content is not None]
-    pairs = [f"{v.previous.content_id}:{v.content.content_id}" for v in versions
+    ids = [derived_key(v.content, v.path) for v in versions if v.content is not None]
+    pairs = [_pair_key(v) for v in versions
              if v.content is not None and v.previous is not None]
     facts = {k: FileFacts.from_cache(json.loads(val))
              for k, val in cat.get_many(FACTS_KIND, ids).items()}
@@ -194,7 +206,7 @@ def _entries(vault: Vault, versions: list, cat: Catalog, options: TimelineOption
                 size=content.size if content else None,
                 present=work.present(content) if content else False, parents=c.parents)
             if content is not None and entry.present:
-                cid = content.content_id
+                cid = derived_key(content, v.path)
                 need_thumb = options.thumbnails and cid not in thumbs
                 if cid not in facts or need_thumb:
                     decoded = work.decode(content, v.path)
@@ -221,17 +233,17 @@ def _entries(vault: Vault, versions: list, cat: Catalog, options: TimelineOption
 def _change(work: _Work, cat: Catalog, v: Any, facts: dict[str, FileFacts],
             changes: dict[str, Change], stats: dict[str, int]) -> Change | None:
     prev, cur = v.previous, v.content
-    key = f"{prev.content_id}:{cur.content_id}"
+    key = _pair_key(v)
     if key in changes:
         return changes[key]
-    if prev.content_id == cur.content_id:
+    name_a = v.old_path or v.path
+    if derived_key(prev, name_a) == derived_key(cur, v.path):
         return Change("none", 0.0, size_delta=0)
     if not (work.present(prev) and work.present(cur)):
         return None  # not cached: a missing side cannot be measured now
-    name_a = v.old_path or v.path
     da, db = work.decode(prev, name_a), work.decode(cur, v.path)
-    result = change_between(da.facts if da else facts.get(prev.content_id),
-                            db.facts if db else facts.get(cur.content_id),
+    result = change_between(da.facts if da else facts.get(derived_key(prev, name_a)),
+                            db.facts if db else facts.get(derived_key(cur, v.path)),
                             da.analysis if da else None, db.analysis if db else None,
                             prev.size, cur.size)
     cat.put(CHANGE_KIND, key, json.dumps(result.to_json()).encode())

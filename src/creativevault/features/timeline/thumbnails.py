@@ -204,6 +204,9 @@ def change_between(a: FileFacts | None, b: FileFacts | None, arr_a: Any, arr_b: 
             fraction = changed_fraction(arr_a, arr_b)
         else:
             resized = True
+    if a is not None and b is not None and a.format != b.format:
+        return Change("bytes", size_delta=size_delta,
+                      note=f"format changed: {a.format} -> {b.format}")
     if a is not None and b is not None and (a.layer_signatures or b.layer_signatures):
         old, new = a.layer_signatures, b.layer_signatures
         return Change("layers", fraction,
