@@ -44,6 +44,7 @@ bench-peers:
 bench: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale small
 	$(PY) -m benchmarks.peers --scale small
+	$(PY) -m benchmarks.bench_diff --quick
 
 bench-full: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale full
