@@ -229,7 +229,10 @@ def heatmap(values: np.ndarray, *, gain: float | None = None) -> np.ndarray:
 
 def draw_regions(img: np.ndarray, regions: Sequence[Region], scale: float = 1.0, *,
                  color: tuple[int, int, int] = (0, 255, 255), width: int = 2) -> np.ndarray:
-    """Outline each region (full-resolution coordinates divided by ``scale``) in place."""
+    """Outline each region (full-resolution coordinates divided by ``scale``); returns the
+    picture (drawn in place, or on a copy when ``img`` is read-only, e.g. Pillow-backed)."""
+    if not img.flags.writeable:
+        img = img.copy()
     h, w = img.shape[:2]
     for r in regions:
         x0 = min(w - 1, max(0, int(r.x0 / scale)))

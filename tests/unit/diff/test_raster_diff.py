@@ -385,3 +385,20 @@ def test_pictures_written_and_outlined(tmp_path: Path, differ: RasterDiffer) -> 
     assert heat[y - 1:y + 2, x - 1:x + 2].max() > 0
     full = differ.diff(pa, pb, "full.png", DiffOptions(out_dir=out, full_resolution=True))
     assert _size({p.role: p.path for p in full.pictures}["blink-b"]) == (900, 600)
+
+
+def test_small_pillow_decoded_images_get_pictures(tmp_path):
+    """A WebP no larger than the preview edge is drawn on directly (was read-only)."""
+    from PIL import Image
+
+    a = _image(64, 80)
+    b = a.copy()
+    b[10:20, 10:30] = 0
+    Image.fromarray(a).save(tmp_path / "a.webp", lossless=True)
+    Image.fromarray(b).save(tmp_path / "b.webp", lossless=True)
+    out = tmp_path / "pics"
+    diff = RasterDiffer().diff(tmp_path / "a.webp", tmp_path / "b.webp", "b.webp",
+                               DiffOptions(out_dir=out))
+    assert diff.kind == "raster" and diff.figures["changed_pixels"] == 200
+    assert {p.role for p in diff.pictures} >= {"side-by-side", "blink-a", "blink-b"}
+    assert all(p.path.exists() for p in diff.pictures)

@@ -496,7 +496,7 @@ class LayeredDiffer:
         left, right = pics.to_display_rgb8(fa), pics.to_display_rgb8(fb).copy()
         local = [Region(r.x0 - origin[0], r.y0 - origin[1], r.x1 - origin[0],
                         r.y1 - origin[1], r.pixels) for r in regions]
-        pics.draw_regions(right, local, scale=factor)
+        right = pics.draw_regions(right, local, scale=factor)
         img = pics.side_by_side([left, right, pics.heatmap(diff)], ["A", "B", "difference"])
         pics.save_png(img, path)
 

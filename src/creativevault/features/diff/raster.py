@@ -291,8 +291,8 @@ def _write_pictures(ra: Raster, rb: Raster, pa: Any, pb: Any, small_a: Any, smal
         heat = pic.heatmap(np.maximum(level, 0.3 * mask), gain=1.0)
     else:
         heat = pic.heatmap(mag)
-    pic.draw_regions(heat, fig.regions, scale, width=2)
-    pic.draw_regions(panel_b, fig.regions, scale, width=1)
+    heat = pic.draw_regions(heat, fig.regions, scale, width=2)
+    panel_b = pic.draw_regions(panel_b, fig.regions, scale, width=1)
     labels = [f"A  {ra.describe()}", f"B  {rb.describe()}",
               f"difference  {fig.changed_fraction * 100:.2f}% changed"]
     sbs = pic.side_by_side([panel_a, panel_b, heat], labels)
