@@ -60,6 +60,9 @@ class DemoReport:
     restored_ok: bool
     seconds: float
     log: list[str] = field(default_factory=list)
+    #: the visual diff of that PSD, first version against the latest
+    diff_lines: list[str] = field(default_factory=list)
+    diff_pictures: list[str] = field(default_factory=list)
 
 
 def _sha256(path: Path) -> str:
@@ -133,6 +136,18 @@ def run_demo(out: Path, scale_bytes: int, iterations: int = 6, seed: int = 0,
     restored = _sha256(out / rel)
     expected = committed[rel]
     vault.restore([out / rel], source="HEAD")
+
+    # What changed in that painting since the first version, as an artist would look at it.
+    from creativevault.features.diff import DiffOptions
+    from creativevault.features.diff.engine import diff_vault
+
+    pictures_dir = out.parent / f"{out.name}-diffs"
+    shutil.rmtree(pictures_dir, ignore_errors=True)
+    diffs = diff_vault(vault, first.id, "HEAD", [out / rel],
+                       options=DiffOptions(out_dir=pictures_dir))
+    diff_lines = [line for d in diffs for line in d.lines()]
+    diff_pictures = sorted({str(p.path) for d in diffs for part in [d, *d.parts]
+                            for p in part.pictures})
     vault.close()
 
     report = DemoReport(
@@ -142,7 +157,8 @@ def run_demo(out: Path, scale_bytes: int, iterations: int = 6, seed: int = 0,
         ratio=sum(snapshots) / max(1, stats.stored_bytes), git_dir_bytes=git_bytes,
         restored_path=rel, restored_from=first.id, expected_sha256=expected,
         restored_sha256=restored, restored_ok=restored == expected,
-        seconds=time.perf_counter() - t0, log=log,
+        seconds=time.perf_counter() - t0, log=log, diff_lines=diff_lines,
+        diff_pictures=diff_pictures,
     )
     if echo:
         print(format_report(report))
@@ -167,6 +183,10 @@ def format_report(r: DemoReport) -> str:
         f"                         {r.restored_sha256}",
         f"  time                   {r.seconds:.1f} s",
     ]
+    if r.diff_lines:
+        lines += ["", f"What changed in {r.restored_path} since the first version:"]
+        lines += [f"  {line}" for line in r.diff_lines]
+        lines += [f"  picture: {path}" for path in r.diff_pictures]
     return "\n".join(lines)
 
 

@@ -40,6 +40,11 @@ def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     logical, stored = figure(text, "logical size"), figure(text, "stored size")
     assert 0 < stored < logical
     assert "sha256 matches" in text
+    # the visual diff of the edited painting: a layered report and its pictures on disk
+    assert "since the first version:" in text and "layered:" in text
+    pictures = [Path(line.split("picture: ", 1)[1]) for line in text.splitlines()
+                if line.strip().startswith("picture: ")]
+    assert pictures and all(p.is_file() and p.suffix == ".png" for p in pictures)
     assert (out / demo.MARKER).is_file() and (out / ".git" / "cvault").is_dir()
     # the restore check put the latest version back: the working tree is clean
     import creativevault as cv
