@@ -49,10 +49,12 @@ def test_sampled_sheet_has_skip_markers(vault, timeline, tmp_path) -> None:
                               layout=SheetLayout(columns=4, cell=96, max_tiles=4))
         paged = contact_sheet(timeline, tmp_path / "page2.png", cat,
                               layout=SheetLayout(columns=4, cell=96, max_tiles=4), page=2)
-    # 11 versions sampled to 4 with 3 gaps (markers) = 7 cells = 2 rows; full = 3 rows
+    # 11 versions sampled to 4 (banners over the tiles after gaps) = 1 row; full = 3 rows
     assert Image.open(small).size[1] < Image.open(full).size[1]
-    # page 2 of 4-per-page: a marker before, 4 versions, a marker after = 6 cells
-    assert Image.open(paged).size == Image.open(small).size
+    banner = np.asarray(Image.open(small))[26 + 8 + 3, 8 + 96 + 8 + 48]
+    assert tuple(banner) != (28, 29, 33)  # the second tile follows a gap: a banner
+    # page 2 of 4-per-page: a marker before, 4 versions, a marker after = 6 cells, 2 rows
+    assert Image.open(paged).size[1] > Image.open(small).size[1]
 
 
 def test_missing_and_deleted_tiles(vault, timeline, tmp_path) -> None:

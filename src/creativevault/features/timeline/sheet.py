@@ -1,7 +1,8 @@
 """Contact sheets: thumbnails in time order with date and short message, in rows.
 
-A long history is sampled evenly (first and last versions always shown) and every gap
-gets a visible marker tile ("… 380 versions skipped …"), or shown one page at a time.
+A long history is sampled evenly (first and last versions always shown) and the tile after
+every gap carries a visible banner ("… 9 versions skipped …"), or it is shown one page at
+a time with marker tiles for the pages before and after.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def contact_sheet(timeline: Timeline, out: str | Path, catalog: Catalog, *,
     entries = timeline.entries
     n = len(entries)
     cells: list[tuple[str, object]] = []  # ("entry", TimelineEntry) | ("skip", count)
+    skipped_before: dict[int, int] = {}  # cell index -> versions skipped before it
     if page is not None:
         size = layout.max_tiles
         start = max(0, (page - 1) * size)
@@ -106,8 +108,9 @@ def contact_sheet(timeline: Timeline, out: str | Path, catalog: Catalog, *,
         chosen = sample(n, layout.max_tiles)
         prev = -1
         for i in chosen:
-            if i - prev > 1:
-                cells.append(("skip", i - prev - 1))
+            # a gap is marked by a banner across the next tile (a whole marker tile per
+            # gap would fill half the sheet when sampling evenly)
+            skipped_before[len(cells)] = i - prev - 1
             cells.append(("entry", entries[i]))
             prev = i
     wanted = [e.thumbnail for kind, e in cells if kind == "entry" and e.thumbnail]  # type: ignore[union-attr]
@@ -120,7 +123,7 @@ def contact_sheet(timeline: Timeline, out: str | Path, catalog: Catalog, *,
     draw = ImageDraw.Draw(canvas)
     title = f"{timeline.path}: {n} version{'s' if n != 1 else ''}"
     if len(chosen) < n and page is None:
-        title += f" ({len(chosen)} shown)"
+        title += f" ({len(chosen)} shown, evenly sampled; banners mark skipped versions)"
     elif page is not None:
         title += f" (page {page} of {max(1, -(-n // layout.max_tiles))})"
     draw.text((_GAP, 8), title, fill=_TEXT)
@@ -134,6 +137,12 @@ def contact_sheet(timeline: Timeline, out: str | Path, catalog: Catalog, *,
             continue
         entry: TimelineEntry = item  # type: ignore[assignment]
         canvas.paste(Image.fromarray(_tile(entry, thumbs, cell)), (x, y))
+        gap = skipped_before.get(k, 0)
+        if gap:
+            draw.rectangle([x, y, x + cell - 1, y + 15], fill=(70, 60, 130))
+            text = _clip(draw, f"… {gap} version{'s' if gap != 1 else ''} skipped …",
+                         cell - 4)
+            draw.text((x + (cell - draw.textlength(text)) / 2, y + 2), text, fill=_TEXT)
         date = entry.date[:16].replace("T", " ")
         draw.text((x + 2, y + cell + 3), _clip(draw, f"{date} {entry.branch}", cell - 4),
                   fill=_DIM)
