@@ -399,20 +399,11 @@ def _peak_rss_mb() -> float:
     return rss / MB if sys.platform == "darwin" else rss * 1024 / MB
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "CVAULT_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def run_child(task: str, **params: Any) -> dict[str, Any]:
-    """Run ``task`` in a fresh interpreter; its JSON result gains ``peak_rss_mb``."""
-    cmd = [sys.executable, "-m", "benchmarks.bench_diff", "--child", task, "--params",
-           json.dumps(params)]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_env(), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child '{task}' failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """Run one of this module's child tasks in a fresh interpreter (benchmarks.run's way)."""
+    from benchmarks.run import run_child as run_module_child
+
+    return run_module_child(task, module="benchmarks.bench_diff", **params)
 
 
 def _magick(args: list[str], policy_dir: Path | None, out: Path) -> dict[str, Any]:
@@ -661,10 +652,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {info['nproc']} x {info['cpu']}, "
           f"{(info['memory_bytes'] or 0) / 2**30:.0f} GiB RAM, Python {info['python']}")
     print(f"ImageMagick: {version or 'not found (cvault only)'}", flush=True)
-    from benchmarks.run import _code_version
+    from benchmarks.run import code_version
 
     results: dict[str, Any] = {"quick": args.quick, "runs": runs, "machine": info,
-                               "imagemagick": version, "code": _code_version(),
+                               "imagemagick": version, "code": code_version(),
                                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                "load_before": os.getloadavg()}
     print(f"code: {results['code']}, load {results['load_before']}", flush=True)

@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run import machine_info
+from benchmarks.run import code_version, machine_info
 
 __all__ = ["SCALES", "TOOLS", "Step", "main", "measure"]
 
@@ -524,7 +524,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     info = machine_info()
     res: dict[str, Any] = {"scale": args.scale, "iterations": args.iterations,
                            "machine": info, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                           "loadavg_before": _loadavg(), "code": _code_version(),
+                           "loadavg_before": _loadavg(), "code": code_version(),
                            "missing": [t.name for t in missing],
                            "versions": {t.name: t.version() for t in tools}}
     print(f"machine: {info['nproc']} x {info['cpu']}, {(info['memory_bytes'] or 0) / 2**30:.0f}"
@@ -616,17 +616,6 @@ def _measure_restore(r: Run, tool: Tool, key: str, expected: dict[str, str]) -> 
     if verdict != "ok":
         print(f"  {tool.name}: {key} {verdict}", flush=True)
     tool.after_restore()
-
-
-def _code_version() -> str | None:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
 
 
 # --------------------------------------------------------------------------- report

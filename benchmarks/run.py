@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MEASUREMENTS", "SCALE_PARAMS", "machine_info", "main", "run_child"]
+__all__ = ["MEASUREMENTS", "SCALE_PARAMS", "code_version", "machine_info", "main", "run_child"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -117,10 +117,10 @@ def settle() -> None:
         os.sync()
 
 
-def run_child(task: str, **params: Any) -> dict[str, Any]:
-    """Run ``task`` in a fresh interpreter and return its JSON result (with ``peak_rss_mb``)."""
-    cmd = [sys.executable, "-m", "benchmarks.run", "--child", task, "--params",
-           json.dumps(params)]
+def run_child(task: str, *, module: str = "benchmarks.run", **params: Any) -> dict[str, Any]:
+    """Run ``task`` of ``module`` in a fresh interpreter; return its JSON result (with
+    ``peak_rss_mb``). Every benchmark script runs its children through this."""
+    cmd = [sys.executable, "-m", module, "--child", task, "--params", json.dumps(params)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_bench_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child '{task}' failed:\n{proc.stderr[-4000:]}")
@@ -464,7 +464,7 @@ def machine_info() -> dict[str, Any]:
             "creativevault": version}
 
 
-def _code_version() -> str | None:
+def code_version() -> str | None:
     """The measured checkout: HEAD's short id, ``+dirty`` when src/ has uncommitted edits."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
@@ -603,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"scale: {args.scale} {json.dumps(params)}", flush=True)
     results: dict[str, Any] = {"scale": args.scale, "params": params, "machine": info,
                                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                               "code": _code_version()}
+                               "code": code_version()}
     print(f"code: {results['code']}", flush=True)
     t0 = time.perf_counter()
     for name in args.only or list(MEASUREMENTS):
