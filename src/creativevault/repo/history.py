@@ -193,11 +193,11 @@ def walk_graph(git: GitRepo, tips: Sequence[tuple[str, str]],
                 heapq.heappush(ready, (commits[child].commit_time, child))
     branch_of: dict[str, str] = {}
     for name, tip in (*tips, *labels):
-        cid: str | None = tip
-        while cid is not None and cid in commits and cid not in branch_of:
-            branch_of[cid] = name
-            parents = commits[cid].parents
-            cid = parents[0] if parents else None
+        step: str | None = tip
+        while step is not None and step in commits and step not in branch_of:
+            branch_of[step] = name
+            parents = commits[step].parents
+            step = parents[0] if parents else None
     for cid in order:  # reachable only through a second parent of a labelled tip
         branch_of.setdefault(cid, tips[0][0] if tips else "")
     return Graph(order, commits, branch_of)
@@ -236,7 +236,7 @@ def file_history(git: GitRepo, path: str, tips: Sequence[tuple[str, str]],
         c = graph.commits[cid]
         if since is not None and c.commit_time < since:
             continue
-        parents = [p for p in c.parents if p in graph.commits] or [None]
+        parents: list[str | None] = [p for p in c.parents if p in graph.commits] or [None]
         per_parent: list[_Pairs] = []
         for p in parents:
             old_tree = graph.commits[p].tree if p else None

@@ -43,9 +43,9 @@ class FileFacts:
 
     @classmethod
     def from_cache(cls, data: dict[str, Any]) -> FileFacts:
-        return cls(**{k: data.get(k) for k in ("format", "width", "height", "layers",
-                                               "vertices", "faces", "note")},
-                   layer_signatures=dict(data.get("layer_signatures") or {}))
+        return cls(str(data.get("format") or ""), data.get("width"), data.get("height"),
+                   data.get("layers"), data.get("vertices"), data.get("faces"),
+                   data.get("note"), dict(data.get("layer_signatures") or {}))
 
 
 @dataclass

@@ -113,7 +113,8 @@ def contact_sheet(timeline: Timeline, out: str | Path, catalog: Catalog, *,
             skipped_before[len(cells)] = i - prev - 1
             cells.append(("entry", entries[i]))
             prev = i
-    wanted = [e.thumbnail for kind, e in cells if kind == "entry" and e.thumbnail]  # type: ignore[union-attr]
+    wanted = [e.thumbnail for _, e in cells
+              if isinstance(e, TimelineEntry) and e.thumbnail]
     thumbs = catalog.get_many(THUMB_KIND, wanted)
     cell, cols = layout.cell, layout.columns
     rows = max(1, -(-len(cells) // cols))

@@ -165,7 +165,8 @@ def _decode_mesh(path: Path, fmt: str) -> Decoded:
     doc = load_scene(path, fmt)
     facts = FileFacts(fmt.upper(), vertices=doc.vertex_count, faces=doc.face_count)
     bounds = doc.bounds()
-    low, high = bounds if bounds is not None else ((-1.0,) * 3, (1.0,) * 3)
+    low, high = ([float(x) for x in b] for b in bounds) if bounds is not None \
+        else ([-1.0] * 3, [1.0] * 3)
     camera = fit_camera(low, high, THUMB_EDGE, THUMB_EDGE * 3 // 4)
     meshes = [RenderMesh(doc.world_vertices(n), doc.geometries[n.geometry].faces)
               for n in doc.mesh_nodes() if n.geometry is not None]
