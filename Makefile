@@ -45,6 +45,7 @@ bench: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale small
 	$(PY) -m benchmarks.peers --scale small
 	$(PY) -m benchmarks.bench_diff --quick
+	$(PY) -m benchmarks.bench_timeline --quick
 
 bench-full: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale full
