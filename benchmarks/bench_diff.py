@@ -40,16 +40,14 @@ import argparse
 import json
 import math
 import os
-import resource
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.run import machine_info, settle
+from benchmarks.run import add_child_arguments, machine_info, peak_rss_mb, serve_child, settle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -358,7 +356,7 @@ def _task_diff(a: str, b: str, name: str, out_dir: str, warm_a: str, warm_b: str
     warm = diff_files(Path(warm_a), Path(warm_b), warm_name,
                       DiffOptions(out_dir=Path(out_dir) / "warm"))
     t2 = time.perf_counter()
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     result = diff_files(Path(a), Path(b), name, DiffOptions(out_dir=Path(out_dir) / "work"))
     t3 = time.perf_counter()
     return {"entry": entry, "import_seconds": t1 - t0, "warmup_seconds": t2 - t1,
@@ -391,12 +389,6 @@ _TASKS = {"gen_pair": _task_gen_pair, "gen_typical": _task_gen_typical,
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (10^6 bytes)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / MB if sys.platform == "darwin" else rss * 1024 / MB
 
 
 def run_child(task: str, **params: Any) -> dict[str, Any]:
@@ -628,15 +620,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "out")
     ap.add_argument("--only", nargs="*", choices=["raster", "typical", "psd", "memory"])
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    add_child_arguments(ap)
     args = ap.parse_args(argv)
 
     if args.child:
-        result = _TASKS[args.child](**json.loads(args.params))
-        result["peak_rss_mb"] = _peak_rss_mb()
-        print(json.dumps(result, allow_nan=False, default=str))
-        return 0
+        return serve_child(_TASKS, args)
 
     out = args.out.resolve()
     work = out / "work-diff"

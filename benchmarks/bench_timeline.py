@@ -33,7 +33,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -42,7 +41,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run import _bench_env, code_version, machine_info, run_child, settle
+from benchmarks.run import (
+    add_child_arguments,
+    bench_env,
+    code_version,
+    machine_info,
+    run_child,
+    serve_child,
+    settle,
+)
 
 __all__ = ["TARGETS", "main"]
 
@@ -56,11 +63,6 @@ TARGETS = {
     "cached_cli_s": ("<", 1.0),
     "cold_s": ("<", 15.0),
 }
-
-
-def _peak_rss_mb() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
 
 
 # --------------------------------------------------------------------------- child tasks
@@ -199,7 +201,7 @@ def _cli(root: Path, runs: int) -> dict[str, Any]:
     out = b""
     for _ in range(runs):
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=root, env=_bench_env(), capture_output=True)
+        proc = subprocess.run(cmd, cwd=root, env=bench_env(), capture_output=True)
         times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             raise RuntimeError(f"cvault timeline failed:\n{proc.stderr.decode()[-4000:]}")
@@ -299,15 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "out")
     ap.add_argument("--only", nargs="*", choices=sorted(MEASUREMENTS))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    add_child_arguments(ap)
     args = ap.parse_args(argv)
 
     if args.child:
-        result = _TASKS[args.child](**json.loads(args.params))
-        result["peak_rss_mb"] = _peak_rss_mb()
-        print(json.dumps(result))
-        return 0
+        return serve_child(_TASKS, args)
 
     out = args.out.resolve()
     work = out / "work-timeline"

@@ -46,7 +46,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MEASUREMENTS", "SCALE_PARAMS", "code_version", "machine_info", "main", "run_child"]
+__all__ = ["MEASUREMENTS", "SCALE_PARAMS", "add_child_arguments", "bench_env", "code_version", "machine_info",
+           "main", "peak_rss_mb", "run_child", "serve_child"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -75,10 +76,25 @@ TARGETS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _peak_rss_mb() -> float:
-    # ru_maxrss is KiB on Linux, bytes on macOS
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (ru_maxrss: KiB on Linux, bytes on macOS)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+
+
+def add_child_arguments(ap: argparse.ArgumentParser) -> None:
+    """The hidden ``--child TASK --params JSON`` options every benchmark script takes."""
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+
+
+def serve_child(tasks: dict[str, Callable[..., dict[str, Any]]], args: argparse.Namespace
+                ) -> int:
+    """Run the child task ``args.child`` and print its JSON result with its peak RSS."""
+    result = tasks[args.child](**json.loads(args.params))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result, default=str))
+    return 0
 
 
 def _tree_bytes(root: Path) -> int:
@@ -100,7 +116,7 @@ def _dir_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _bench_env() -> dict[str, str]:
+def bench_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "CVAULT_"))}
     env.update({"GIT_AUTHOR_NAME": "CreativeVault Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
                 "GIT_COMMITTER_NAME": "CreativeVault Bench",
@@ -121,7 +137,7 @@ def run_child(task: str, *, module: str = "benchmarks.run", **params: Any) -> di
     """Run ``task`` of ``module`` in a fresh interpreter; return its JSON result (with
     ``peak_rss_mb``). Every benchmark script runs its children through this."""
     cmd = [sys.executable, "-m", module, "--child", task, "--params", json.dumps(params)]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=_bench_env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=bench_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child '{task}' failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -409,7 +425,7 @@ def _measure_status(work: Path, p: dict[str, Any], res: dict[str, Any]) -> None:
     for _ in range(3):
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "creativevault", "status"], cwd=root,
-                              env=_bench_env(), capture_output=True, text=True)
+                              env=bench_env(), capture_output=True, text=True)
         cli.append({"seconds": time.perf_counter() - t0, "rc": proc.returncode,
                     "clean": "nothing to commit" in proc.stdout})
     res["status"] = {"setup": setup, "api": api, "cli": cli}
@@ -582,15 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "out")
     ap.add_argument("--only", nargs="*", choices=sorted(MEASUREMENTS))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    add_child_arguments(ap)
     args = ap.parse_args(argv)
 
     if args.child:
-        result = _TASKS[args.child](**json.loads(args.params))
-        result["peak_rss_mb"] = _peak_rss_mb()
-        print(json.dumps(result))
-        return 0
+        return serve_child(_TASKS, args)
 
     params = SCALE_PARAMS[args.scale]
     out = args.out.resolve()
