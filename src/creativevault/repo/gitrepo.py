@@ -6,6 +6,7 @@ or a more precise :class:`~creativevault.errors.VaultError`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import stat as statmod
 import struct
@@ -449,4 +450,37 @@ class GitRepo:
         config = self._repo.get_config()
         config.set((section.encode(),), name.encode(), value.encode())
         config.write_to_path()
+
+    def config_subsections(self, section: str) -> dict[str, dict[str, str]]:
+        """``[section "sub"]`` blocks of the repository config: sub -> name -> value."""
+        out: dict[str, dict[str, str]] = {}
+        config = self._repo.get_config()
+        for key in config.sections():
+            if len(key) == 2 and key[0].decode().lower() == section.lower():
+                values = {k.decode().lower(): v.decode() for k, v in config.items(key)}
+                out[key[1].decode()] = values
+        return out
+
+    def config_set_sub(self, section: str, sub: str, values: Mapping[str, str | None]) -> None:
+        """Set (or with ``None`` remove) names of ``[section "sub"]`` in the repository
+        config; an empty mapping for a missing block creates it."""
+        config = self._repo.get_config()
+        key = (section.encode(), sub.encode())
+        for name, value in values.items():
+            if value is None:
+                with contextlib.suppress(KeyError):
+                    del config[key][name.encode()]
+            else:
+                config.set(key, name.encode(), value.encode())
+        config.write_to_path()
+
+    def config_remove_sub(self, section: str, sub: str) -> bool:
+        """Remove the whole ``[section "sub"]`` block; False when there was none."""
+        config = self._repo.get_config()
+        key = (section.encode(), sub.encode())
+        if not config.has_section(key):
+            return False
+        del config[key]
+        config.write_to_path()
+        return True
 

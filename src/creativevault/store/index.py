@@ -104,6 +104,17 @@ class Index:
                 "SELECT 1 FROM entries WHERE type=? AND key=?", (etype, key)
             ).fetchone() is not None
 
+    def present(self, etype: int, keys: list[bytes]) -> set[bytes]:
+        """Which of ``keys`` (a few hundred at a time) are indexed."""
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT key FROM entries WHERE type=? AND key IN ({marks})",
+                (etype, *keys)).fetchall()
+        return {bytes(r[0]) for r in rows}
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (rolled back on any exception), serialised by the lock."""

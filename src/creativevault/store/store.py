@@ -244,6 +244,23 @@ class Store:
                                      path=self.packs_dir / row.pack, offset=row.offset)
         return stored
 
+    def read_stored(self, row: IndexRow) -> tuple[EntryHeader, bytes]:
+        """One entry exactly as stored (compressed or not), checked against its index row."""
+        where = f"entry {row.key.hex()} in pack {row.pack} at offset {row.offset}"
+        try:
+            header, stored = self._reader.read_entry(row.pack, row.offset, row.stored_len)
+        except FileNotFoundError:
+            self._reader.forget(row.pack)
+            raise CorruptObjectError(f"{where}: pack file is missing",
+                                     path=self.packs_dir / row.pack) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {where}: {exc}", path=self.packs_dir / row.pack
+                             ) from exc
+        if header.key != row.key or header.type != row.type or header.plain_len != row.plain_len:
+            raise CorruptObjectError(f"{where}: entry header does not match the index",
+                                     path=self.packs_dir / row.pack, offset=row.offset)
+        return header, stored
+
     def read_manifest(self, file_id: str) -> Manifest:
         """The verified manifest of a stored file."""
         row = self._manifest_row(file_id)

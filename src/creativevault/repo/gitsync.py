@@ -1,0 +1,75 @@
+"""Git objects between vaults: which commits are new, what they introduce, packs of them.
+
+The git half of push and fetch (the store half is :mod:`creativevault.store.transfer`).
+Packs are ordinary git pack files (no deltas against objects the receiver may lack), made
+and read by dulwich, which checks the trailing checksum and every object id on arrival.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
+from dulwich.objects import ObjectID
+from dulwich.pack import write_pack_data
+
+from creativevault.errors import CorruptObjectError, GitError
+from creativevault.repo.gitrepo import FlatEntry, GitRepo
+
+__all__ = ["introduced_entries", "new_commits", "read_pack", "write_pack"]
+
+
+def _oids(ids: Iterable[str]) -> list[ObjectID]:
+    return [ObjectID(i.encode()) for i in ids]
+
+
+def new_commits(git: GitRepo, tips: Iterable[str], known: Iterable[str]) -> list[str]:
+    """Commits reachable from ``tips`` but not from ``known`` (ids git lacks are ignored)."""
+    include = [t for t in tips if git.has_object(t)]
+    if not include:
+        return []
+    exclude = [k for k in known if git.has_object(k)]
+    walker = git._repo.get_walker(include=_oids(include), exclude=_oids(exclude))
+    return [entry.commit.id.decode() for entry in walker]
+
+
+def introduced_entries(git: GitRepo, commits: Iterable[str]) -> dict[str, FlatEntry]:
+    """Every tree entry (path -> entry, one path kept per blob) that ``commits`` add or
+    change relative to their parents; a root commit introduces its whole tree."""
+    out: dict[str, FlatEntry] = {}
+    seen_blobs: set[str] = set()
+    for cid in commits:
+        data = git.commit(cid)
+        parents = data.parents or [None]
+        for parent in parents:
+            old_tree = git.commit(parent).tree if parent else None
+            for path, (_old, new) in git.changed_entries(old_tree, data.tree).items():
+                if new is not None and new.blob_id not in seen_blobs:
+                    seen_blobs.add(new.blob_id)
+                    out[path] = new
+    return out
+
+
+def write_pack(git: GitRepo, wants: Iterable[str], haves: Iterable[str], out: BinaryIO) -> int:
+    """Write a pack of the objects needed for ``wants`` given the receiver has ``haves``;
+    return the number of objects (0 writes nothing)."""
+    store = git._repo.object_store
+    count, records = store.generate_pack_data(
+        _oids(h for h in haves if git.has_object(h)), _oids(wants), ofs_delta=False)
+    if count == 0:
+        return 0
+    write_pack_data(out.write, records, git._repo.object_format, num_records=count)
+    return count
+
+
+def read_pack(git: GitRepo, read_all: Callable[[int], bytes], *, source: str) -> None:
+    """Add a pack read from a stream to the repository (checked by dulwich on arrival)."""
+    try:
+        git._repo.object_store.add_thin_pack(read_all, None)
+    except (ChecksumMismatch, ApplyDeltaError, ObjectFormatException, AssertionError,
+            ValueError) as exc:
+        raise CorruptObjectError(f"git objects from {source} arrived damaged: {exc}") from exc
+    except OSError as exc:
+        raise GitError(f"cannot store git objects from {source}: {exc.strerror or exc}"
+                       ) from exc

@@ -1,0 +1,268 @@
+"""Moving stored entries between stores: export as stored, ingest with verification.
+
+A transfer sends entries in their *stored* form (already compressed, never recompressed)
+and the receiving :class:`Ingest` checks every one before it is written: a chunk must
+decompress to its plain length and hash to its key, a manifest must decode, add up and
+name only chunks the receiver already holds. Verified entries go into new packs that are
+published every ``publish_every`` bytes, so a transfer killed at any byte keeps almost
+all of what arrived and a re-run sends only what is still missing
+(docs/formats/remote-protocol.md).
+
+Order is what keeps a receiving store valid: chunk rows of a pack are indexed only after
+the pack is durable, and a manifest (what makes a file visible) only once all its chunks
+are indexed, in the same or an earlier pack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, NamedTuple
+
+from blake3 import blake3
+
+from creativevault.errors import CorruptObjectError, DiskFullError, StoreError
+from creativevault.store.compression import decompress
+from creativevault.store.durable import check_free_space, is_disk_full
+from creativevault.store.index import IndexRow
+from creativevault.store.lock import StoreLock
+from creativevault.store.manifest import Manifest
+from creativevault.store.pack import (
+    ENTRY_CHUNK,
+    ENTRY_HEADER_SIZE,
+    ENTRY_MANIFEST,
+    FLAG_ZSTD,
+    PackWriter,
+)
+from creativevault.types import Progress
+
+if TYPE_CHECKING:
+    from creativevault.store.store import Store
+
+__all__ = ["DEFAULT_PUBLISH_EVERY", "Entry", "Ingest", "IngestReport", "MAX_ENTRY"]
+
+#: bytes of verified entries after which an ingest publishes a pack (what a kill loses)
+DEFAULT_PUBLISH_EVERY = 16 * 1024 * 1024
+#: largest plain entry accepted from a peer (chunks are at most a few MiB; a manifest
+#: of a 100 GB file at 256 KiB chunks is ~16 MB)
+MAX_ENTRY = 256 * 1024 * 1024
+_LOOKUP_BATCH = 500
+
+
+class Entry(NamedTuple):
+    """One stored entry as it travels: its type, key, plain length, flags, stored bytes."""
+
+    etype: int
+    key: bytes
+    plain_len: int
+    flags: int
+    stored: bytes
+
+    @property
+    def wire_size(self) -> int:
+        """Bytes this entry occupies in a pack (header included)."""
+        return ENTRY_HEADER_SIZE + len(self.stored)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest added."""
+
+    chunks: int = 0
+    files: int = 0
+    #: stored bytes written (entries already present are not counted)
+    bytes: int = 0
+    #: entries sent that the store already had
+    skipped: int = 0
+    packs: int = 0
+
+    def to_json(self) -> dict:
+        return {"chunks": self.chunks, "files": self.files, "bytes": self.bytes,
+                "skipped": self.skipped, "packs": self.packs}
+
+
+def missing_keys(store: Store, etype: int, keys: Iterable[bytes]) -> list[bytes]:
+    """The keys (in their given order, duplicates dropped) that ``store`` lacks."""
+    out: list[bytes] = []
+    seen: set[bytes] = set()
+    batch: list[bytes] = []
+
+    def flush() -> None:
+        present = store.index.present(etype, batch)
+        out.extend(k for k in batch if k not in present)
+        batch.clear()
+
+    for key in keys:
+        if key in seen:
+            continue
+        seen.add(key)
+        batch.append(key)
+        if len(batch) >= _LOOKUP_BATCH:
+            flush()
+    if batch:
+        flush()
+    return out
+
+
+def read_entries(store: Store, etype: int, keys: Iterable[bytes]) -> Iterator[Entry]:
+    """Yield the stored form of each key (:class:`ObjectMissingError` for an absent one).
+
+    Entries are not decompressed here; the receiver verifies them.
+    """
+    from creativevault.errors import ObjectMissingError
+
+    for key in keys:
+        row = store.index.get(etype, key)
+        if row is None:
+            kind = "chunk" if etype == ENTRY_CHUNK else "file"
+            raise ObjectMissingError(f"{kind} {key.hex()} is not in the store at {store.root}",
+                                     path=store.root)
+        header, stored = store.read_stored(row)
+        yield Entry(etype, key, header.plain_len, header.flags, stored)
+
+
+class Ingest:
+    """Receives entries into ``store`` (context manager holding the store lock).
+
+    ``add`` verifies an entry and appends it; :meth:`close` (or leaving the ``with``
+    block, even through an exception such as a dropped connection) publishes what was
+    verified. A write error (disk full, I/O error) discards only the pack being written.
+    """
+
+    def __init__(self, store: Store, *, publish_every: int = DEFAULT_PUBLISH_EVERY,
+                 progress: Progress | None = None) -> None:
+        self.store = store
+        self.publish_every = publish_every
+        self.progress = progress or Progress()
+        self.report = IngestReport()
+        self._lock = StoreLock(store.lock_path, timeout=store.lock_timeout)
+        self._pack: PackWriter | None = None
+        self._rows: list[IndexRow] = []
+        self._pending: set[bytes] = set()  # chunk keys in the unpublished pack
+        self._broken = False
+
+    def __enter__(self) -> Ingest:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.close()
+        finally:
+            self._lock.release()
+
+    # -- verification --------------------------------------------------------------------
+
+    def _plain(self, entry: Entry, what: str) -> bytes:
+        if entry.plain_len > MAX_ENTRY or len(entry.stored) > MAX_ENTRY:
+            raise CorruptObjectError(f"{what} is larger than any entry cvault writes",
+                                     actual=entry.plain_len)
+        if entry.flags & ~FLAG_ZSTD:
+            raise CorruptObjectError(f"{what} has unknown flags {entry.flags:#x}")
+        plain = (decompress(entry.stored, entry.plain_len, where=what)
+                 if entry.flags & FLAG_ZSTD else entry.stored)
+        if len(plain) != entry.plain_len:
+            raise CorruptObjectError(f"{what} has the wrong length",
+                                     expected=entry.plain_len, actual=len(plain))
+        return plain
+
+    def _has_chunk(self, key: bytes) -> bool:
+        return key in self._pending or self.store.index.contains(ENTRY_CHUNK, key)
+
+    def verify(self, entry: Entry) -> int:
+        """Check one entry; return the size to index (file size for a manifest)."""
+        if len(entry.key) != 32:
+            raise CorruptObjectError("an entry with a malformed key arrived")
+        if entry.etype == ENTRY_CHUNK:
+            what = f"chunk {entry.key.hex()}"
+            plain = self._plain(entry, what)
+            if blake3(plain).digest() != entry.key:
+                raise CorruptObjectError(f"{what} arrived damaged: it fails its hash check")
+            return entry.plain_len
+        if entry.etype == ENTRY_MANIFEST:
+            what = f"manifest of file {entry.key.hex()}"
+            manifest = Manifest.decode(self._plain(entry, what), where=what)
+            for key, _length in manifest.chunks:
+                if not self._has_chunk(key):
+                    raise CorruptObjectError(f"{what} arrived before its chunk {key.hex()}")
+            return manifest.size
+        raise CorruptObjectError(f"an entry of unknown type {entry.etype} arrived")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, entry: Entry) -> bool:
+        """Verify and append one entry; False when the store already had it."""
+        if self._broken:
+            raise StoreError("this transfer already failed; start it again", path=self.store.root)
+        if entry.etype == ENTRY_CHUNK and self._has_chunk(entry.key) or (
+                entry.etype == ENTRY_MANIFEST
+                and self.store.index.contains(ENTRY_MANIFEST, entry.key)):
+            self.report.skipped += 1
+            return False
+        size = self.verify(entry)
+        try:
+            if self._pack is None:
+                check_free_space(self.store.root, self.publish_every,
+                                 name=f"entries arriving into {self.store.root}")
+                self._pack = PackWriter(self.store.packs_dir, self.store.opener)
+            offset = self._pack.append(entry.etype, entry.key, entry.stored, entry.plain_len,
+                                       entry.flags)
+        except OSError as exc:
+            self._fail()
+            raise self._convert(exc) from exc
+        self._rows.append(IndexRow(entry.etype, entry.key, self._pack.name, offset,
+                                   len(entry.stored), entry.plain_len, entry.flags, size))
+        if entry.etype == ENTRY_CHUNK:
+            self._pending.add(entry.key)
+            self.report.chunks += 1
+        else:
+            self.report.files += 1
+        self.report.bytes += entry.wire_size
+        if self._pack.size >= self.publish_every:
+            self.publish()
+        return True
+
+    def publish(self) -> None:
+        """Make the verified entries so far durable and visible (pack, then index)."""
+        pack, self._pack = self._pack, None
+        if pack is None:
+            return
+        rows, self._rows = self._rows, []
+        try:
+            pack.publish()
+        except OSError as exc:
+            pack.discard()
+            self._pending.clear()
+            self._broken = True
+            raise self._convert(exc) from exc
+        # one transaction: a manifest is indexed with (or after) the chunks it names
+        rows.sort(key=lambda r: r.type)
+        self.store.index.add(rows)
+        self._pending.clear()
+        self.report.packs += 1
+
+    def close(self) -> None:
+        """Publish what remains (nothing after a write failure)."""
+        if self._broken:
+            return
+        self.publish()
+
+    def _fail(self) -> None:
+        self._broken = True
+        pack, self._pack = self._pack, None
+        if pack is not None:
+            pack.discard()
+        self._rows = []
+        self._pending.clear()
+
+    def _convert(self, exc: OSError) -> StoreError:
+        if is_disk_full(exc):
+            return DiskFullError(f"disk full while receiving into the store at "
+                                 f"{self.store.root} ({exc.strerror or exc}); what arrived "
+                                 "before is kept; free some space and run it again",
+                                 path=self.store.root)
+        return StoreError(f"cannot write into the store at {self.store.root}: "
+                          f"{exc.strerror or exc}", path=Path(self.store.root))
