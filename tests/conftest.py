@@ -87,3 +87,43 @@ def vault(proj: Path):
 
     with cv.Vault.init(proj) as v:
         yield v
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory):
+    """A real OpenSSH server on 127.0.0.1 for the current user (``tests.remotes.SshServer``).
+
+    Connect with ``sshd.ssh_command`` (GIT_SSH_COMMAND style) to ``sshd.url(path)`` or
+    ``sshd.scp_url(path)``; the remote login is the real account, not the test's HOME.
+    """
+    from tests.remotes import SshServer
+
+    reason = SshServer.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with SshServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture
+def exfat_drive(tmp_path_factory: pytest.TempPathFactory):
+    """A mounted 256 MiB exFAT file system (``tests.remotes.ExfatDrive``; ``.path``)."""
+    from tests.remotes import ExfatDrive
+
+    reason = ExfatDrive.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with ExfatDrive(tmp_path_factory.mktemp("exfat")) as drive:
+        yield drive
+
+
+@pytest.fixture
+def full_drive(tmp_path_factory: pytest.TempPathFactory):
+    """A mounted 8 MiB exFAT file system, for "disk full" tests (``.fill()`` fills it)."""
+    from tests.remotes import MIB, ExfatDrive
+
+    reason = ExfatDrive.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with ExfatDrive(tmp_path_factory.mktemp("exfat-full"), size=8 * MIB) as drive:
+        yield drive
