@@ -12,11 +12,13 @@ the reason ``unavailable()`` gives when the machine cannot run them.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import pwd
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -29,6 +31,7 @@ MIB = 1024 * 1024
 SSHD = "/usr/sbin/sshd"
 # sshd refuses to start as root without its privilege separation directory.
 PRIVSEP_DIR = Path("/run/sshd")
+PR_SET_PDEATHSIG = 1
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
@@ -50,6 +53,16 @@ def _tail(path: Path, limit: int = 4000) -> str:
     except OSError:
         return "(no log)"
     return text[-limit:].strip() or "(empty)"
+
+
+def _end_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies (Linux), so a
+    killed test run leaves no sshd behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_port() -> int:
@@ -148,7 +161,8 @@ class SshServer:
             with self.log.open("ab") as log:
                 self._process = subprocess.Popen(
                     [SSHD, "-D", "-e", "-f", str(self.config)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    preexec_fn=_end_with_parent)
             try:
                 self._wait_listening()
             except RuntimeError as error:
@@ -288,13 +302,15 @@ class ExfatDrive:
 
     def unmount(self) -> None:
         """Unmount (retrying while busy), detach the loop device and delete the image."""
-        if self._mounted:
-            self._unmount_fuse()
-            self._mounted = False
-        device, self.device = self.device, None
-        if device:
-            self._run("losetup", "-d", device)
-        self.image.unlink(missing_ok=True)
+        try:
+            if self._mounted:
+                self._mounted = False
+                self._unmount_fuse()
+        finally:
+            device, self.device = self.device, None
+            if device:  # detached even after a lazy unmount: the kernel frees it when idle
+                self._run("losetup", "-d", device)
+            self.image.unlink(missing_ok=True)
 
     def _unmount_fuse(self) -> None:
         tool = find_tool("fusermount3") or find_tool("fusermount") or "fusermount"
