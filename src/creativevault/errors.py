@@ -25,7 +25,10 @@ how a caller should react: ``corrupt`` (data on disk is damaged; do not retry, r
     │   └── StoreFormatError        unknown store version or layout (corrupt)
     ├── WorktreeError               working files conflict with the operation
     │   └── CaseCollisionError      two paths differ only by case / Unicode form
-    └── GitError                    the git repository itself refused an operation
+    ├── GitError                    the git repository itself refused an operation
+    └── RemoteError                 another vault could not be reached or failed (retriable)
+        ├── PushRejectedError       the remote refused a ref update (fetch and merge first)
+        └── NotEnoughCopiesError    a drop would leave fewer verified copies than required
 
 Third-party exceptions are converted at one boundary per dependency: OSError in
 :mod:`creativevault.store.durable` and the repository layer, dulwich errors in
@@ -50,7 +53,10 @@ __all__ = [
     "NotAVaultError",
     "ObjectMissingError",
     "PathNotFoundError",
+    "NotEnoughCopiesError",
     "PointerError",
+    "PushRejectedError",
+    "RemoteError",
     "RevisionNotFoundError",
     "StoreError",
     "StoreFormatError",
@@ -178,3 +184,21 @@ class CaseCollisionError(WorktreeError):
 
 class GitError(VaultError):
     """The git repository refused an operation."""
+
+
+class RemoteError(VaultError):
+    """Another vault (a drive path or an SSH host) could not be reached, or failed."""
+
+    retriable = True
+
+
+class PushRejectedError(RemoteError):
+    """The remote refused to move a ref (not a fast-forward, or its checked-out branch)."""
+
+    retriable = False
+
+
+class NotEnoughCopiesError(RemoteError):
+    """Dropping content would leave fewer verified copies elsewhere than required."""
+
+    retriable = False

@@ -28,6 +28,9 @@ class Progress:
     def item(self, name: str) -> None:
         """Work moved on to the named item (usually a path)."""
 
+    def expect_items(self, count: int) -> None:
+        """The current phase covers ``count`` items (files), each announced by :meth:`item`."""
+
     def warn(self, message: str) -> None:
         """A non-fatal problem the user should see."""
 

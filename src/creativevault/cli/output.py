@@ -58,14 +58,24 @@ class BarProgress(Progress):
         self.unit = "B"
         self._last = 0.0
         self._started = 0.0
+        self.items = 0
+        self.items_total: int | None = None
 
     def start(self, label: str, total: int | None = None, unit: str = "B") -> None:
         self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.items, self.items_total = 0, None
         self._started = time.monotonic()
         self._draw(force=True)
 
     def advance(self, amount: int) -> None:
         self.done += amount
+        self._draw()
+
+    def expect_items(self, count: int) -> None:
+        self.items_total = count
+
+    def item(self, name: str) -> None:
+        self.items += 1
         self._draw()
 
     def warn(self, message: str) -> None:
@@ -93,6 +103,8 @@ class BarProgress(Progress):
                     f"{self._fmt(self.done)}/{self._fmt(self.total)}")
         else:
             text = f"\r{self.label}: {self._fmt(self.done)}"
+        if self.items_total is not None:
+            text += f" {min(self.items, self.items_total)}/{self.items_total} files"
         elapsed = now - self._started
         if self.unit == "B" and elapsed > 0.5:
             text += f" {human_size(self.done / elapsed)}/s"

@@ -518,6 +518,39 @@ class Store:
             progress.finish()
         return report
 
+    def drop_files(self, file_ids: Iterable[str], *, dry_run: bool = False,
+                   progress: Progress | None = None) -> GcReport:
+        """Remove these files' manifests and every chunk no other stored file uses, at
+        once (no grace period: callers check that copies exist elsewhere first). Packs
+        are rewritten crash-safely as in :meth:`gc`: the new pack is durable and indexed
+        before the old one is deleted."""
+        progress = progress or Progress()
+        report = GcReport(dry_run=dry_run)
+        dropped = {_parse_file_id(f) for f in file_ids}
+        with self.lock():
+            progress.start("drop", None, "packs")
+            dead: set[bytes] = set()
+            for key in sorted(dropped):
+                if self.index.contains(ENTRY_MANIFEST, key):
+                    dead.add(key)
+                    dead.update(k for k, _ in self.read_manifest(key.hex()).chunks)
+            if dead:
+                for row in self.index.rows(etype=ENTRY_MANIFEST):
+                    if row.key not in dropped:
+                        dead.difference_update(k for k, _ in self.read_manifest(
+                            row.key.hex()).chunks)
+            packs = sorted({row.pack for key in dead for row in [self._any_row(key)]
+                            if row is not None})
+            for pack in packs:
+                progress.item(pack)
+                keep = {r.key for r in self.index.rows(pack=pack) if r.key not in dead}
+                self._gc_pack(pack, keep, report, dry_run)
+            progress.finish()
+        return report
+
+    def _any_row(self, key: bytes) -> IndexRow | None:
+        return self.index.get(ENTRY_MANIFEST, key) or self.index.get(ENTRY_CHUNK, key)
+
     def _gc_pack(self, pack: str, live: set[bytes], report: GcReport, dry_run: bool) -> None:
         path = self.packs_dir / pack
         rows = list(self.index.rows(pack=pack))

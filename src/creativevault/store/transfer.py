@@ -41,7 +41,8 @@ from creativevault.types import Progress
 if TYPE_CHECKING:
     from creativevault.store.store import Store
 
-__all__ = ["DEFAULT_PUBLISH_EVERY", "Entry", "Ingest", "IngestReport", "MAX_ENTRY"]
+__all__ = ["DEFAULT_PUBLISH_EVERY", "Entry", "Ingest", "IngestReport", "MAX_ENTRY",
+           "manifest_of", "missing_keys", "read_entries"]
 
 #: bytes of verified entries after which an ingest publishes a pack (what a kill loses)
 DEFAULT_PUBLISH_EVERY = 16 * 1024 * 1024
@@ -81,6 +82,16 @@ class IngestReport:
     def to_json(self) -> dict:
         return {"chunks": self.chunks, "files": self.files, "bytes": self.bytes,
                 "skipped": self.skipped, "packs": self.packs}
+
+
+def manifest_of(entry: Entry) -> Manifest:
+    """Decode a manifest entry as it travels (:class:`CorruptObjectError` if damaged)."""
+    what = f"manifest of file {entry.key.hex()}"
+    if entry.etype != ENTRY_MANIFEST:
+        raise CorruptObjectError(f"{what}: an entry of another type arrived")
+    plain = (decompress(entry.stored, entry.plain_len, where=what)
+             if entry.flags & FLAG_ZSTD else entry.stored)
+    return Manifest.decode(plain, where=what)
 
 
 def missing_keys(store: Store, etype: int, keys: Iterable[bytes]) -> list[bytes]:

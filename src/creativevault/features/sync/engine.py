@@ -1,0 +1,330 @@
+"""Push, fetch and content moves between two vaults: planned first, then applied.
+
+Order is the safety argument (docs/sync.md):
+
+* push: content (chunks, then each file's manifest) -> git objects -> the remote ref,
+  moved by the remote only once it holds all the content the new commits refer to;
+* fetch: git objects -> content -> the remote-tracking refs.
+
+Each side only ever adds verified entries, published every few MiB, so a transfer killed
+at any byte leaves both vaults valid, and the same command run again moves only what is
+still missing (the plan is recomputed from what the receiver holds).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from creativevault.errors import DiskFullError, UsageError
+from creativevault.features.sync.content import ContentRef, content_introduced
+from creativevault.features.sync.peers import Peer
+from creativevault.repo.gitsync import read_pack, write_pack
+from creativevault.repo.vault import Vault
+from creativevault.store.durable import FREE_SPACE_MARGIN
+from creativevault.store.manifest import Manifest
+from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST
+from creativevault.store.transfer import (
+    Entry,
+    Ingest,
+    manifest_of,
+    missing_keys,
+    read_entries,
+)
+from creativevault.types import Progress
+
+__all__ = ["BATCH_BYTES", "RefChange", "TransferReport", "fetch", "fetch_content", "push",
+           "send_content"]
+
+#: plain bytes of content per message (what one round trip carries)
+BATCH_BYTES = 8 * 1024 * 1024
+_KEYS_PER_QUERY = 4096
+
+
+@dataclass
+class RefChange:
+    """One ref moved (or that would move): ``old`` is None for a new ref."""
+
+    ref: str
+    old: str | None
+    new: str
+
+    def to_json(self) -> dict:
+        return {"ref": self.ref, "old": self.old, "new": self.new}
+
+
+@dataclass
+class TransferReport:
+    """What a push or fetch moved (or, with ``dry_run``, would move)."""
+
+    direction: str
+    remote: str
+    refs: list[RefChange] = field(default_factory=list)
+    files: int = 0
+    chunks: int = 0
+    #: plain bytes of content moved
+    bytes: int = 0
+    #: files the receiver already had
+    skipped_files: int = 0
+    #: paths whose content neither side has (a vault cloned without content)
+    unavailable: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.refs and not self.files
+
+    def to_json(self) -> dict:
+        return {"direction": self.direction, "remote": self.remote,
+                "refs": [r.to_json() for r in self.refs], "files": self.files,
+                "chunks": self.chunks, "bytes": self.bytes,
+                "skipped_files": self.skipped_files, "unavailable": self.unavailable,
+                "up_to_date": self.up_to_date, "dry_run": self.dry_run}
+
+
+@dataclass
+class _FilePlan:
+    ref: ContentRef
+    manifest: Manifest
+    #: chunk keys (and plain lengths) the receiver lacks, first use in this transfer
+    chunks: list[tuple[bytes, int]]
+
+
+def _batched(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _check_space(free: int, needed: int, where: str) -> None:
+    if needed and free <= needed + FREE_SPACE_MARGIN:
+        raise DiskFullError(f"not enough free space on {where} for this transfer; nothing "
+                            "was sent", expected=f">{needed + FREE_SPACE_MARGIN} bytes free",
+                            actual=f"{free} bytes free")
+
+
+def _plan_files(refs: Iterable[ContentRef], manifests: dict[str, Manifest],
+                lacking_chunks: set[bytes]) -> list[_FilePlan]:
+    plans = []
+    planned: set[bytes] = set()
+    for ref in refs:
+        manifest = manifests[ref.file_id]
+        todo = []
+        for key, length in manifest.chunks:
+            if key in lacking_chunks and key not in planned:
+                planned.add(key)
+                todo.append((key, length))
+        plans.append(_FilePlan(ref, manifest, todo))
+    return plans
+
+
+# -- content: this vault -> peer ---------------------------------------------------------
+
+def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: TransferReport,
+                 *, free: int, dry_run: bool = False, progress: Progress | None = None) -> None:
+    """Send the stored files of ``refs`` the peer lacks (chunks before each manifest)."""
+    progress = progress or Progress()
+    store = vault.store
+    here = [r for fid, r in refs.items() if store.has_file(fid)]
+    report.unavailable.extend(sorted(r.path for fid, r in refs.items()
+                                     if not store.has_file(fid)))
+    lacking: set[str] = set()
+    for batch in _batched([r.file_id for r in here], _KEYS_PER_QUERY):
+        lacking.update(k.hex() for k in peer.missing(ENTRY_MANIFEST,
+                                                     [bytes.fromhex(f) for f in batch]))
+    todo = [r for r in here if r.file_id in lacking]
+    report.skipped_files += len(here) - len(todo)
+    manifests = {r.file_id: store.read_manifest(r.file_id) for r in todo}
+    keys = list(dict.fromkeys(k for r in todo for k, _ in manifests[r.file_id].chunks))
+    lacking_chunks: set[bytes] = set()
+    for batch in _batched(keys, _KEYS_PER_QUERY):
+        lacking_chunks.update(peer.missing(ENTRY_CHUNK, batch))
+    plans = _plan_files(todo, manifests, lacking_chunks)
+    total = sum(length for p in plans for _k, length in p.chunks)
+    _check_space(free, total, peer.name)
+    report.files += len(plans)
+    report.chunks += sum(len(p.chunks) for p in plans)
+    report.bytes += total
+    if dry_run or not plans:
+        return
+    progress.start(f"{report.direction} {report.remote}", total, "B")
+    progress.expect_items(len(plans))
+    batch: list[Entry] = []
+    size = 0
+    try:
+        for plan in plans:
+            progress.item(plan.ref.path)
+            for entry in read_entries(store, ENTRY_CHUNK, [k for k, _ in plan.chunks]):
+                batch.append(entry)
+                size += entry.plain_len
+                if size >= BATCH_BYTES:
+                    peer.put(batch)
+                    progress.advance(size)
+                    batch, size = [], 0
+            batch.extend(read_entries(store, ENTRY_MANIFEST, [bytes.fromhex(plan.ref.file_id)]))
+        if batch:
+            peer.put(batch)
+            progress.advance(size)
+    finally:
+        peer.put_done()
+    progress.finish()
+
+
+# -- content: peer -> this vault ---------------------------------------------------------
+
+def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
+                  report: TransferReport, *, dry_run: bool = False,
+                  progress: Progress | None = None) -> None:
+    """Fetch the stored files of ``refs`` this vault lacks from the peer."""
+    progress = progress or Progress()
+    store = vault.store
+    wanted = [r for fid, r in refs.items() if not store.has_file(fid)]
+    report.skipped_files += len(refs) - len(wanted)
+    absent: set[str] = set()
+    for batch in _batched([r.file_id for r in wanted], _KEYS_PER_QUERY):
+        absent.update(k.hex() for k in peer.missing(ENTRY_MANIFEST,
+                                                    [bytes.fromhex(f) for f in batch]))
+    report.unavailable.extend(sorted(r.path for r in wanted if r.file_id in absent))
+    todo = [r for r in wanted if r.file_id not in absent]
+    manifest_entries: dict[str, Entry] = {}
+    for batch in _batched([bytes.fromhex(r.file_id) for r in todo], 256):
+        for entry in peer.get(ENTRY_MANIFEST, batch):
+            manifest_entries[entry.key.hex()] = entry
+    manifests = {fid: manifest_of(e) for fid, e in manifest_entries.items()}
+    keys = list(dict.fromkeys(k for r in todo for k, _ in manifests[r.file_id].chunks))
+    plans = _plan_files(todo, manifests, set(missing_keys(store, ENTRY_CHUNK, keys)))
+    total = sum(length for p in plans for _k, length in p.chunks)
+    _check_space(shutil.disk_usage(store.root).free, total, str(vault.root))
+    report.files += len(plans)
+    report.chunks += sum(len(p.chunks) for p in plans)
+    report.bytes += total
+    if dry_run or not plans:
+        return
+    progress.start(f"{report.direction} {report.remote}", total, "B")
+    progress.expect_items(len(plans))
+    with Ingest(store, progress=progress) as ingest:
+        keys_batch: list[bytes] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal size
+            if keys_batch:
+                for entry in peer.get(ENTRY_CHUNK, keys_batch):
+                    ingest.add(entry)
+                progress.advance(size)
+            keys_batch.clear()
+            size = 0
+
+        for plan in plans:
+            progress.item(plan.ref.path)
+            for key, length in plan.chunks:
+                keys_batch.append(key)
+                size += length
+                if size >= BATCH_BYTES:
+                    flush()
+            flush()  # the file's chunks are in before its manifest
+            ingest.add(manifest_entries[plan.ref.file_id])
+    progress.finish()
+
+
+# -- push and fetch ----------------------------------------------------------------------
+
+def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_name: str | None,
+         force: bool = False, dry_run: bool = False, who: str = "a vault",
+         progress: Progress | None = None) -> TransferReport:
+    """Send local refs to the peer: ``updates`` is ``[(local rev, remote branch)]``."""
+    progress = progress or Progress()
+    info = peer.hello()
+    label = remote_name or peer.name
+    report = TransferReport("push", label, dry_run=dry_run)
+    remote_refs: dict[str, str] = info["refs"]
+    moves: list[RefChange] = []
+    for rev, branch in updates:
+        new = vault.resolve(rev)
+        ref = f"refs/heads/{branch}"
+        old = remote_refs.get(ref)
+        if old != new:
+            moves.append(RefChange(ref, old, new))
+    head = info.get("head")
+    for move in moves:
+        if head is not None and move.ref == f"refs/heads/{head}":
+            from creativevault.errors import PushRejectedError
+
+            raise PushRejectedError(
+                f"refusing to update '{head}', the branch checked out in {label} (its "
+                "working files would no longer match); push to another branch (e.g. "
+                "field/NAME) and merge it there; nothing was sent")
+    report.refs = moves
+    if not moves:
+        return report
+    git = vault.git
+    _commits, refs = content_introduced(git, [m.new for m in moves], remote_refs.values())
+    send_content(vault, peer, refs, report, free=int(info.get("free", 0)), dry_run=dry_run,
+                 progress=progress)
+    if dry_run:
+        return report
+    import io
+
+    buf = io.BytesIO()
+    write_pack(git, [m.new for m in moves], list(remote_refs.values()), buf)
+    peer.put_pack(buf.getvalue())
+    unavailable_ids = [fid for fid, r in refs.items() if not vault.store.has_file(fid)]
+    peer.update_refs([(m.ref, m.old, m.new) for m in moves], force, unavailable_ids, who)
+    if remote_name:
+        for move in moves:
+            branch = move.ref[len("refs/heads/"):]
+            git.set_ref(f"refs/remotes/{remote_name}/{branch}", move.new,
+                        f"push: to {remote_name}")
+    return report
+
+
+def fetch(vault: Vault, peer: Peer, *, remote_name: str | None, branches: list[str] | None = None,
+          content: bool = True, dry_run: bool = False,
+          progress: Progress | None = None) -> TransferReport:
+    """Bring the peer's branches (all, or ``branches``): git objects, then content, then
+    the tracking refs ``refs/remotes/<remote>/<branch>`` (``refs/cvault/fetched/<branch>``
+    for an address with no remote name)."""
+    progress = progress or Progress()
+    info = peer.hello()
+    label = remote_name or peer.name
+    report = TransferReport("fetch", label, dry_run=dry_run)
+    remote_refs: dict[str, str] = info["refs"]
+    if branches is not None:
+        wanted_refs = {}
+        for branch in branches:
+            ref = f"refs/heads/{branch}"
+            if ref not in remote_refs:
+                raise UsageError(f"{label} has no branch {branch}")
+            wanted_refs[ref] = remote_refs[ref]
+    else:
+        wanted_refs = dict(remote_refs)
+    prefix = f"refs/remotes/{remote_name}/" if remote_name else "refs/cvault/fetched/"
+    git = vault.git
+    moves = []
+    for ref, new in sorted(wanted_refs.items()):
+        local = prefix + ref[len("refs/heads/"):]
+        old = git.ref(local)
+        if old != new:
+            moves.append(RefChange(local, old, new))
+    report.refs = moves
+    if not moves:
+        return report
+    known = list(git.all_ref_targets().values())
+    wants = [m.new for m in moves if not git.has_object(m.new)]
+    if wants and not dry_run:
+        data = peer.get_pack(wants, known)
+        if data:
+            import io
+
+            read_pack(git, io.BytesIO(data).read, source=label)
+    if content:
+        if dry_run and wants:
+            report.files = -1  # unknown until the commits are here
+        else:
+            _commits, refs = content_introduced(git, [m.new for m in moves], known)
+            fetch_content(vault, peer, refs, report, dry_run=dry_run, progress=progress)
+    if dry_run:
+        return report
+    for move in moves:
+        git.update_ref(move.ref, move.new, move.old, f"fetch: from {label}")
+    return report
