@@ -44,6 +44,7 @@ from creativevault.repo.attributes import (
 )
 from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo
 from creativevault.repo.install import install
+from creativevault.repo.merge import KeptBoth, KeptChange, branch_label, merge_base, merge_trees
 from creativevault.repo.paths import (
     find_collisions,
     from_repo_path,
@@ -64,6 +65,7 @@ __all__ = [
     "CheckoutReport",
     "CommitInfo",
     "FsckResult",
+    "MergeReport",
     "RescueEntry",
     "Status",
     "Vault",
@@ -190,11 +192,46 @@ class CheckoutReport:
     deleted: list[str] = field(default_factory=list)
     rescued: RescueEntry | None = None
     dry_run: bool = False
+    #: paths written as pointer text because their content is not in this vault
+    missing: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"target": self.target, "written": self.written, "deleted": self.deleted,
                 "rescued": self.rescued.to_json() if self.rescued else None,
-                "dry_run": self.dry_run}
+                "dry_run": self.dry_run, "missing": self.missing}
+
+
+@dataclass
+class MergeReport:
+    """What ``merge`` did: ``kind`` is ``"up-to-date"``, ``"fast-forward"`` or ``"merge"``.
+
+    ``conflicts`` are the paths both sides changed (ours kept at the path, theirs beside
+    it), ``kept`` the paths deleted on one side and changed on the other (the change kept),
+    ``missing`` the files written as pointer text because their content is not here.
+    """
+
+    rev: str
+    kind: str
+    branch: str
+    old_head: str | None
+    head: str | None
+    base: str | None = None
+    commit: str | None = None
+    conflicts: list[KeptBoth] = field(default_factory=list)
+    kept: list[KeptChange] = field(default_factory=list)
+    text_merged: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    rescued: RescueEntry | None = None
+
+    def to_json(self) -> dict:
+        return {"rev": self.rev, "kind": self.kind, "branch": self.branch,
+                "old_head": self.old_head, "head": self.head, "base": self.base,
+                "commit": self.commit, "conflicts": [c.to_json() for c in self.conflicts],
+                "kept": [k.to_json() for k in self.kept], "text_merged": self.text_merged,
+                "written": self.written, "deleted": self.deleted, "missing": self.missing,
+                "rescued": self.rescued.to_json() if self.rescued else None}
 
 
 @dataclass
@@ -443,12 +480,29 @@ class Vault:
             (rules or self._rules()).is_managed(relpath, st.st_size))
         try:
             if managed:
+                pointer = self._pointer_file(disk, st.st_size)
+                if pointer is not None:  # the content was missing when it was written
+                    data, ptr = pointer
+                    return _Content(GitRepo.blob_id_for(data), ptr.oid, ptr.size)
                 return _Content("", _sha256_of_file(disk), st.st_size)
             return _Content(_git_blob_id_of_file(disk, st.st_size), None, st.st_size)
         except FileNotFoundError as exc:
             raise FileVanishedError("vanished while cvault was reading it", path=disk) from exc
         except OSError as exc:
             raise FileVanishedError(f"cannot read ({exc.strerror})", path=disk) from exc
+
+    @staticmethod
+    def _pointer_file(disk: Path, size: int) -> tuple[bytes, Pointer] | None:
+        """The pointer text a vault-managed working file holds instead of its content
+        (written by a checkout or git's smudge filter when the content was not in this
+        vault), or ``None``. Like git's clean filter, cvault takes it as that content."""
+        if size > MAX_POINTER_SIZE:
+            return None
+        try:
+            data = disk.read_bytes()
+            return data, parse_pointer(data)
+        except (OSError, NotAPointerError, PointerError):
+            return None
 
     @staticmethod
     def _same_stat(entry: StatEntry, st: os.stat_result) -> bool:
@@ -613,7 +667,13 @@ class Vault:
                 disk = self._disk(path)
                 entry = cache.get(path)
                 mode = mode_for(st)
-                if managed:
+                pointer = self._pointer_file(disk, st.st_size) if managed else None
+                if pointer is not None:
+                    # pointer text where the content was missing: staged as that content
+                    data, ptr = pointer
+                    cache.set(path, _entry(st, mode, self.git.add_blob(data), ptr.oid))
+                    progress.advance(st.st_size)
+                elif managed:
                     stored = writer.put_file(disk)
                     st = self._stat_after(disk)
                     if entry is not None and entry.file_id == stored.file_id:
@@ -1008,9 +1068,14 @@ class Vault:
                                  keep_safe=[src_flat], dry_run=dry_run)
 
     def checkout(self, rev: str, *, create: bool = False, dry_run: bool = False,
-                 progress: Progress | None = None) -> CheckoutReport:
-        """Switch the working tree, index and HEAD to a branch or commit."""
-        progress = progress or Progress()
+                 missing: str = "error", progress: Progress | None = None) -> CheckoutReport:
+        """Switch the working tree, index and HEAD to a branch or commit.
+
+        ``missing`` says what to do with a file whose content is not in this vault (a
+        vault cloned without content): ``"error"`` refuses before anything changes,
+        ``"pointer"`` writes the pointer text in its place (listed in ``report.missing``;
+        ``cvault get PATH`` fetches the content later).
+        """
         old_head = self.git.head_commit()
         branches = self.git.branches()
         if create:
@@ -1022,6 +1087,37 @@ class Vault:
             target_id, branch = branches[rev], rev
         else:
             target_id, branch = self.resolve(rev), None
+        report = self._switch_to(target_id, label=rev, verb="checkout", missing=missing,
+                                 dry_run=dry_run, progress=progress)
+        if dry_run:
+            return report
+        old_name = self.git.head_branch() or (old_head or "")[:10]
+        message = f"checkout: moving from {old_name} to {rev}"
+        if branch is not None:
+            if create and target_id is not None:
+                self.git.set_ref(f"refs/heads/{branch}", target_id, f"branch: Created from "
+                                 f"{old_name}")
+            self.git.set_head_branch(branch)
+        elif target_id is not None:
+            self.git.set_head_detached(target_id, message)
+        self._headcache = None
+        return report
+
+    def _switch_to(self, target_id: str | None, *, label: str, verb: str,
+                   missing: str = "error", dry_run: bool = False,
+                   progress: Progress | None = None) -> CheckoutReport:
+        """Move the working tree and the index from HEAD's state to commit ``target_id``.
+
+        Refs are not touched: the caller moves HEAD or the branch afterwards, so a failure
+        half-way leaves HEAD and the index naming the old commit. As git does, a path both
+        commits agree on keeps its staged and working state; working bytes found in no
+        commit and not in the index are saved as a rescue entry before being overwritten.
+        ``missing`` is ``"error"`` or ``"pointer"`` (see :meth:`checkout`).
+        """
+        if missing not in ("error", "pointer"):
+            raise UsageError(f"missing must be 'error' or 'pointer', not '{missing}'")
+        progress = progress or Progress()
+        old_head = self.git.head_commit()
         cache = self._load_statcache()
         target = self.git.commit_tree_flat(target_id)
         current = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
@@ -1036,13 +1132,16 @@ class Vault:
         safe = [head_flat, target]
         rescue = []
         contents: dict[str, _Content] = {}
+        absent: set[str] = set()  # content not in this vault: the pointer text is written
         unchanged: set[str] = set()  # working bytes already right (racily clean files)
         for path, fe in writes.items():
             want = self._content_of_blob(fe.blob_id, path)
             contents[path] = want
             if want.file_id is not None and not self.store.has_file(want.file_id):
-                raise ObjectMissingError(f"content {want.file_id[:12]} is not in this vault; "
-                                         "nothing was changed", path=path)
+                if missing == "error":
+                    raise ObjectMissingError(f"content {want.file_id[:12]} is not in this "
+                                             "vault; nothing was changed", path=path)
+                absent.add(path)
             have = self._worktree_state(path, cache)
             if have is not None and have.same(want) and self._disk(path).is_file():
                 unchanged.add(path)
@@ -1055,13 +1154,14 @@ class Vault:
                                                       index_kept=False):
                 rescue.append(path)
         self._check_nothing_in_the_way(writes, set(deletes), cache)
-        report = CheckoutReport(target=rev, written=sorted(set(writes) - unchanged),
-                                deleted=sorted(deletes), dry_run=dry_run)
+        report = CheckoutReport(target=label, written=sorted(set(writes) - unchanged),
+                                deleted=sorted(deletes), dry_run=dry_run,
+                                missing=sorted(absent - unchanged))
         if dry_run:
             return report
         if rescue:
-            report.rescued = self._save_rescue(sorted(rescue), f"before checkout {rev}")
-        progress.start("checkout", len(writes) + len(deletes), unit="files")
+            report.rescued = self._save_rescue(sorted(rescue), f"before {verb} {label}")
+        progress.start(verb, len(writes) + len(deletes), unit="files")
         done = 0
         try:
             for path in deletes:
@@ -1078,6 +1178,8 @@ class Vault:
                 have = self._worktree_state(path, cache)
                 if have is not None and have.same(want) and self._disk(path).is_file():
                     st = self._disk(path).stat()
+                elif path in absent:  # the pointer text itself, as git-lfs does
+                    st = self._materialize(path, fe, _Content(fe.blob_id, None))
                 else:
                     st = self._materialize(path, fe, want)
                 cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
@@ -1087,7 +1189,7 @@ class Vault:
             # Say what remains: HEAD and the index still name the old commit, so the files
             # already switched show as changes and `checkout` of the old one undoes them.
             back = self.git.head_branch() or (old_head or "")[:10]
-            raise type(exc)(f"{exc.message}; checkout stopped after {done} of "
+            raise type(exc)(f"{exc.message}; {verb} stopped after {done} of "
                             f"{len(writes) + len(deletes)} files (HEAD and the index are "
                             f"unchanged; 'cvault checkout {back}' returns to where you were)",
                             path=exc.path, offset=exc.offset) from exc
@@ -1095,17 +1197,91 @@ class Vault:
         carried = any(current.get(p) != target.get(p) for p in set(current) | set(target)
                       if p not in differs)  # staged changes kept: the index is not target
         self._write_index(cache, matches_head=None if carried else target_id)
-        old_name = self.git.head_branch() or (old_head or "")[:10]
-        message = f"checkout: moving from {old_name} to {rev}"
-        if branch is not None:
-            if create and target_id is not None:
-                self.git.set_ref(f"refs/heads/{branch}", target_id, f"branch: Created from "
-                                 f"{old_name}")
-            self.git.set_head_branch(branch)
-        elif target_id is not None:
-            self.git.set_head_detached(target_id, message)
-        self._headcache = None
         return report
+
+    # ------------------------------------------------------------------ merge
+    def merge(self, rev: str, *, message: str | None = None, allow_unrelated: bool = False,
+              progress: Progress | None = None) -> MergeReport:
+        """Bring ``rev`` into the current branch, keeping every version (``docs/merge.md``).
+
+        Up to date when ``rev`` is already in HEAD's history; a fast-forward when HEAD is
+        in ``rev``'s; otherwise a merge commit with parents [HEAD, rev] whose message lists
+        the files kept both ways. Refuses, changing nothing, when files the merge would
+        change hold uncommitted changes. Files whose content is not in this vault are
+        written as pointer text (``report.missing``).
+        """
+        progress = progress or Progress()
+        branch = self.git.head_branch()
+        if branch is None:
+            raise UsageError("HEAD is detached; check out the branch to merge into first "
+                             "('cvault checkout main')")
+        theirs = self.resolve(rev)
+        head = self.git.head_commit()
+        report = MergeReport(rev=rev, kind="up-to-date", branch=branch, old_head=head,
+                             head=head)
+        base = merge_base(self.git, head, theirs) if head is not None else None
+        report.base = base
+        if head is not None and base == theirs:
+            return report
+        if head is None or base == head:
+            report.kind, target = "fast-forward", theirs
+            self._refuse_local_changes(self.git.commit_tree_flat(theirs))
+            reflog = f"merge {rev}: Fast-forward"
+        else:
+            if base is None and not allow_unrelated:
+                raise UsageError(f"refusing to merge unrelated histories ('{rev}' shares no "
+                                 "commit with HEAD); allow it with --allow-unrelated-histories")
+            merged = merge_trees(self.git, self.git.commit_tree_flat(base),
+                                 self._head_flat(), self.git.commit_tree_flat(theirs),
+                                 label=branch_label(rev))
+            self._refuse_local_changes(merged.tree)
+            report.kind = "merge"
+            report.conflicts, report.kept = merged.conflicts, merged.kept
+            report.text_merged = merged.text_merged
+            lines = [c.describe() for c in merged.conflicts]
+            lines += [k.describe(ours=branch, theirs=rev) for k in merged.kept]
+            text = (message or f"Merge {rev} into {branch}").rstrip("\n")
+            if lines:
+                text += "\n\n" + "\n".join(lines)
+            target = self.git.create_commit(self.git.write_tree(merged.tree), [head, theirs],
+                                            text + "\n")
+            report.commit = target
+            reflog = (f"merge {rev}: Merge made by cvault"
+                      + (f" ({len(merged.conflicts)} kept both)" if merged.conflicts else ""))
+        switched = self._switch_to(target, label=rev, verb="merge", missing="pointer",
+                                   progress=progress)
+        # refs last: a merge stopped before this line left HEAD where it was
+        self.git.update_ref("HEAD", target, head, reflog)
+        self._headcache = None
+        report.head = target
+        report.written, report.deleted = switched.written, switched.deleted
+        report.missing, report.rescued = switched.missing, switched.rescued
+        if switched.missing:
+            progress.warn(f"{len(switched.missing)} file(s) were written as pointer files "
+                          "because their content is not in this vault; 'cvault get PATH' "
+                          "fetches them")
+        return report
+
+    def _refuse_local_changes(self, target: dict[str, FlatEntry]) -> None:
+        """Refuse, before anything changes, when a tracked path that differs between HEAD
+        and ``target`` has staged or unstaged changes (a merge never overwrites them)."""
+        head_flat = self._head_flat()
+        cache = self._load_statcache()
+        for path in sorted(p for p in set(head_flat) | set(target)
+                           if head_flat.get(p) != target.get(p)):
+            head, entry = head_flat.get(path), cache.get(path)
+            if entry is None and head is None:
+                continue  # not tracked: checkout rescues an untracked file in the way
+            dirty = entry is None or head is None or entry.mode != head.mode
+            if not dirty and entry is not None and head is not None:
+                staged = _Content(entry.blob_id, entry.file_id)
+                dirty = not staged.same(self._content_of_blob(head.blob_id, path))
+                have = self._worktree_state(path, cache)
+                dirty = dirty or have is None or not have.same(staged)
+            if dirty:
+                raise WorktreeError("has uncommitted changes the merge would overwrite; "
+                                    "commit them first ('cvault commit -a -m ...'), then "
+                                    "merge again (nothing was changed)", path=path)
 
     def _check_nothing_in_the_way(self, writes: Iterable[str], deletes: set[str],
                                   cache: StatCache) -> None:
