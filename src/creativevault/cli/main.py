@@ -17,7 +17,7 @@ from creativevault import errors as E
 
 __all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
 
-COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout",
+COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout", "merge",
             "restore", "rm", "mv", "branch", "cat", "diff", "timeline", "rescue", "fsck", "gc",
             "hook", "import-lfs", "filter-process", "textconv", "ext-diff")
 
