@@ -10,7 +10,7 @@ from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.repo.gitsync import introduced_entries, new_commits
 from creativevault.repo.pointer import MAX_POINTER_SIZE, parse_pointer
 
-__all__ = ["ContentRef", "content_of", "content_introduced"]
+__all__ = ["ContentRef", "content_introduced", "content_of", "paths_by_content"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,15 @@ def content_of(git: GitRepo, entries: Mapping[str, FlatEntry]) -> dict[str, Cont
         except (NotAPointerError, PointerError):
             continue
         out.setdefault(ptr.oid, ContentRef(ptr.oid, ptr.size, path))
+    return out
+
+
+def paths_by_content(git: GitRepo, entries: Mapping[str, FlatEntry]) -> dict[str, list[str]]:
+    """file id -> every path among ``entries`` whose pointer names it."""
+    out: dict[str, list[str]] = {}
+    for path, entry in entries.items():
+        for fid in content_of(git, {path: entry}):
+            out.setdefault(fid, []).append(path)
     return out
 
 
