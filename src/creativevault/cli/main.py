@@ -19,7 +19,8 @@ __all__ = ["COMMANDS", "EXIT_CODES", "exit_code_for", "main"]
 
 COMMANDS = ("init", "install", "add", "commit", "status", "log", "show", "checkout", "merge",
             "restore", "rm", "mv", "branch", "cat", "diff", "timeline", "rescue", "fsck", "gc",
-            "hook", "import-lfs", "filter-process", "textconv", "ext-diff")
+            "hook", "import-lfs", "filter-process", "textconv", "ext-diff",
+            "remote", "clone", "fetch", "push", "pull", "sync", "get", "drop", "serve")
 
 #: exception class -> exit code; the first matching entry (most specific first) wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -36,6 +37,9 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (E.LockedError, 8),
     (E.WorktreeError, 9),
     (E.GitError, 10),
+    (E.PushRejectedError, 12),
+    (E.NotEnoughCopiesError, 13),
+    (E.RemoteError, 11),
     (E.VaultError, 1),
 )
 EXIT_INTERRUPTED = 130
