@@ -102,6 +102,7 @@ def raise_error(reply: list, *, where: str) -> None:
     message = reply[2] if len(reply) > 2 else "unknown error"
     path = reply[3] if len(reply) > 3 else None
     cls = getattr(errors, str(kind), None)
-    if not (isinstance(cls, type) and issubclass(cls, VaultError)):
-        cls = RemoteError
+    if not (isinstance(cls, type) and issubclass(cls, VaultError)) or cls in (
+            errors.NotAVaultError, errors.UsageError):
+        cls = RemoteError  # "not a vault" there is not "not a vault" here
     raise cls(f"{where}: {message}", path=path)
