@@ -235,6 +235,7 @@ def test_missing_content_is_6(vault, cli):
     res = cli(vault, "fsck")
     assert res.code == 6  # nothing is damaged: the content is simply not here
     assert "missing content: big.psd" in res.err
+    assert "DAMAGED" not in res.out and "content is not in this vault" in res.out
 
 
 # ----------------------------------------------------------------------------- 7

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"note: {note}\n")
         for missing in result.missing_content:
             sys.stderr.write(f"missing content: {missing}\n")
-        state = "ok" if result.ok else "DAMAGED"
+        state = "ok" if result.ok else "DAMAGED" if result.problems else (
+            f"intact, but {len(result.missing_content)} committed files' content is not "
+            "in this vault ('cvault get PATH' fetches it from a remote)")
         out.write(f"checked {result.checked_chunks} chunks, {result.checked_files} files: "
                   f"{state}\n")
     if result.ok:
