@@ -37,6 +37,9 @@ COVERED = {
     E.LockedError: "test_lock_held_by_live_process_is_8",
     E.WorktreeError: "test_worktree_conflict_is_9",
     E.GitError: "test_git_error_is_10",
+    E.PushRejectedError: "test_push_to_checked_out_branch_is_12",
+    E.NotEnoughCopiesError: "test_not_enough_copies_is_13",
+    E.RemoteError: "test_unreachable_remote_is_11",
     E.VaultError: "test_other_vault_error_is_1",
 }
 
@@ -56,7 +59,7 @@ def test_every_row_is_covered():
     assert [cls for cls, _ in EXIT_CODES] == list(COVERED)
     for name in COVERED.values():
         assert callable(globals()[name])
-    assert {code for _, code in EXIT_CODES} == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+    assert {code for _, code in EXIT_CODES} == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 
 
 def test_exit_code_for_most_specific_first():
@@ -336,6 +339,38 @@ def test_damaged_git_index_is_10(vault, cli):
     res = cli(vault, "status")
     one_error_line(res.err, "index")
     assert res.code == 10
+
+
+# ----------------------------------------------------------------------------- 11-13
+def test_unreachable_remote_is_11(vault, cli, tmp_path):
+    res = cli(vault, "push", str(tmp_path / "unplugged-drive"), "main")
+    assert res.code == 11
+    one_error_line(res.err, "unplugged-drive", "not reachable")
+    (tmp_path / "plain").mkdir()
+    res = cli(vault, "fetch", str(tmp_path / "plain"))
+    assert res.code == 11
+    one_error_line(res.err, "plain", "not a vault")
+
+
+def test_push_to_checked_out_branch_is_12(vault, cli, tmp_path):
+    other = tmp_path / "studio"
+    assert cli(tmp_path, "init", str(other)).code == 0
+    res = cli(vault, "push", str(other), "main")
+    assert res.code == 12
+    one_error_line(res.err, "refusing to update 'main'", "checked out")
+    assert run_git(other, "branch", "--list").stdout == b""  # nothing moved there
+
+
+def test_not_enough_copies_is_13(vault, cli, tmp_path):
+    other = tmp_path / "backup"
+    assert cli(tmp_path, "init", str(other)).code == 0
+    assert cli(vault, "remote", "add", "backup", str(other)).code == 0
+    before = (vault / "big.psd").read_bytes()
+    res = cli(vault, "drop", "big.psd")
+    assert res.code == 13
+    one_error_line(res.err, "big.psd", "fewer than 1 verified copies")
+    assert (vault / "big.psd").read_bytes() == before
+    assert cli(vault, "fsck").code == 0
 
 
 # ----------------------------------------------------------------------------- 1 and others
