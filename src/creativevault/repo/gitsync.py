@@ -7,6 +7,8 @@ and read by dulwich, which checks the trailing checksum and every object id on a
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
@@ -68,7 +70,9 @@ def read_pack(git: GitRepo, read_all: Callable[[int], bytes], *, source: str) ->
     try:
         git._repo.object_store.add_thin_pack(read_all, None)
     except (ChecksumMismatch, ApplyDeltaError, ObjectFormatException, AssertionError,
-            ValueError) as exc:
+            ValueError, zlib.error, struct.error, TypeError) as exc:
+        # a truncated or garbled pack fails inside dulwich's parser as zlib.error (cut
+        # in an object), struct.error (cut in the header) or TypeError (cut after it)
         raise CorruptObjectError(f"git objects from {source} arrived damaged: {exc}") from exc
     except OSError as exc:
         raise GitError(f"cannot store git objects from {source}: {exc.strerror or exc}"
