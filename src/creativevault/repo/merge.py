@@ -247,9 +247,7 @@ class _Blobs:
             self._ids[entry.blob_id] = cid
         return cid
 
-    def is_text(self, entry: FlatEntry | None) -> bool:
-        if entry is None:
-            return True  # an absent base merges as empty text
+    def is_text(self, entry: FlatEntry) -> bool:
         if entry.mode == _MODE_LINK or self.content_id(entry) != entry.blob_id:
             return False
         return b"\0" not in self.data(entry.blob_id)
