@@ -8,7 +8,7 @@ from typing import TextIO
 from creativevault.cli.cmd_checkout import print_rescue
 from creativevault.cli.output import BarProgress, open_vault, print_json
 
-__all__ = ["register", "run"]
+__all__ = ["print_report", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,16 +32,23 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print_json(out, report.to_json())
         return 0
+    print_report(out, report, subject)
+    return 0
+
+
+def print_report(out: TextIO, report, subject: str = "") -> None:
+    """Git-like lines for a merge report (also printed by ``pull`` and ``sync``)."""
     print_rescue(report)
     if report.kind == "up-to-date":
         out.write("Already up to date.\n")
-        return 0
+        return
     old = report.old_head[:7] if report.old_head else "(none)"
     assert report.head is not None
     out.write(f"Updating {old}..{report.head[:7]}\n")
     if report.kind == "fast-forward":
         out.write("Fast-forward\n")
     else:
+        subject = subject or f"Merge {report.rev} into {report.branch}"
         out.write(f"Merge made by cvault: [{report.branch} {report.head[:7]}] {subject}\n")
         for c in report.conflicts:
             out.write(c.describe() + "\n")
@@ -51,4 +58,3 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"merged text: {path}\n")
     out.write(f" {len(report.written)} file(s) written, {len(report.deleted)} removed")
     out.write(f", {len(report.missing)} without content\n" if report.missing else "\n")
-    return 0

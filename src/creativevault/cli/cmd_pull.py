@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def print_merge(out: TextIO, merge) -> None:
     from creativevault.cli.cmd_merge import print_report
 
-    print_report(out, merge)
+    print_report(out, merge)  # the subject defaults to "Merge REV into BRANCH"
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
