@@ -36,10 +36,11 @@ def new_commits(git: GitRepo, tips: Iterable[str], known: Iterable[str]) -> list
     return [entry.commit.id.decode() for entry in walker]
 
 
-def introduced_entries(git: GitRepo, commits: Iterable[str]) -> dict[str, FlatEntry]:
-    """Every tree entry (path -> entry, one path kept per blob) that ``commits`` add or
-    change relative to their parents; a root commit introduces its whole tree."""
-    out: dict[str, FlatEntry] = {}
+def introduced_entries(git: GitRepo, commits: Iterable[str]) -> list[tuple[str, FlatEntry]]:
+    """Every tree entry (path, entry), one per blob, that ``commits`` add or change
+    relative to their parents; a root commit introduces its whole tree. A path changed by
+    several of the commits appears once per version (each version is content to move)."""
+    out: list[tuple[str, FlatEntry]] = []
     seen_blobs: set[str] = set()
     for cid in commits:
         data = git.commit(cid)
@@ -49,7 +50,7 @@ def introduced_entries(git: GitRepo, commits: Iterable[str]) -> dict[str, FlatEn
             for path, (_old, new) in git.changed_entries(old_tree, data.tree).items():
                 if new is not None and new.blob_id not in seen_blobs:
                     seen_blobs.add(new.blob_id)
-                    out[path] = new
+                    out.append((path, new))
     return out
 
 

@@ -54,6 +54,9 @@ def content_introduced(git: GitRepo, tips: Iterable[str], known: Iterable[str]
     """The commits reachable from ``tips`` and not from ``known``, and the stored files
     they introduce (in path order, so transfers proceed folder by folder)."""
     commits = new_commits(git, tips, known)
-    refs = content_of(git, introduced_entries(git, commits))
+    refs: dict[str, ContentRef] = {}
+    for path, entry in introduced_entries(git, commits):  # every version of every path
+        for fid, ref in content_of(git, {path: entry}).items():
+            refs.setdefault(fid, ref)
     ordered = dict(sorted(refs.items(), key=lambda kv: kv[1].path))
     return commits, ordered
