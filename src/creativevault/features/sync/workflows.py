@@ -33,7 +33,7 @@ from creativevault.features.sync.remotes import (
     resolve_remote,
 )
 from creativevault.features.sync.urls import parse_url
-from creativevault.repo.gitrepo import FlatEntry
+from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.repo.vault import Vault
 from creativevault.store.durable import write_atomic
 from creativevault.types import Progress
@@ -385,12 +385,30 @@ def drop(vault: Vault, paths: Sequence[str | Path], *, options: PeerOptions,
     if dry_run:
         return report
     if not keep_file:
+        written = []
         for fid in refs:
             for path in users.get(fid, [refs[fid].path]):
                 _write_pointer(vault, path, tree[path])
+                written.append(path)
+        _restat_index(vault, written)
     result = vault.store.drop_files(sorted(present), progress=progress)
     report.freed_bytes = result.freed_bytes
     return report
+
+
+def _restat_index(vault: Vault, paths: Sequence[str]) -> None:
+    """Give git's index the stat data of files now holding their pointer text (same
+    blobs): with the content's size still recorded, git calls them modified without
+    looking, and 'cvault get' takes them for content rather than pointers."""
+    if not paths:
+        return
+    index = vault.git.read_index()
+    for path in paths:
+        entry = index.get(path)
+        if entry is not None:
+            index[path] = GitRepo.index_entry((vault.root / path).stat(), entry.sha.decode(),
+                                              entry.mode)
+    vault.git.write_index(index)
 
 
 def _write_pointer(vault: Vault, path: str, entry: FlatEntry) -> None:
