@@ -276,8 +276,21 @@ def stream_pair_for_tests(vault_path: Path) -> tuple[StreamPeer, threading.Threa
     c2s_r, c2s_w = os.pipe()
     s2c_r, s2c_w = os.pipe()
     server_channel = Channel(os.fdopen(c2s_r, "rb"), os.fdopen(s2c_w, "wb"), name="client")
-    thread = threading.Thread(target=serve, args=(lambda: Vault.open(vault_path),
-                                                  server_channel), daemon=True)
+
+    def open_vault() -> Vault:  # as 'cvault serve PATH' opens it
+        vault = Vault.open(vault_path)
+        if vault.root.resolve() != Path(vault_path).resolve():
+            vault.close()
+            raise RemoteError("not the top of a vault", path=vault_path)
+        return vault
+
+    def run() -> None:
+        try:
+            serve(open_vault, server_channel)
+        finally:
+            server_channel.close()  # as the end of a 'cvault serve' process closes its pipes
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     client = Channel(os.fdopen(s2c_r, "rb"), os.fdopen(c2s_w, "wb"), name=str(vault_path))
     return StreamPeer(client, name=str(vault_path)), thread
