@@ -1,0 +1,115 @@
+"""Tests of push and fetch between vaults (features/sync, store/transfer, repo/gitsync).
+
+The scenes these tests and ``tests/e2e/test_sync_faults.py`` share are built here: a
+studio's files (a layered "PSD", a camera "RAW", a JPEG made with Pillow, notes), an edit
+in the middle of a file, and the checks that a vault is whole after a transfer.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import creativevault as cv
+from creativevault.features.sync.peers import PeerOptions
+from creativevault.repo.pointer import parse_pointer
+from tests.conftest import run_git
+from tests.vaulttools import MB, commit_all, creative_bytes, write
+
+__all__ = ["ART", "NOTES", "PHOTO", "RAW", "assert_whole", "catted", "edit_middle",
+           "file_id", "jpeg_bytes", "make_vault", "sha256", "ssh_options", "studio_files"]
+
+ART = "art/cover.psd"
+RAW = "raw/DSC_0001.nef"
+PHOTO = "photos/set.jpg"
+NOTES = "notes/brief.txt"
+
+
+@functools.cache
+def jpeg_bytes(seed: int, size: tuple[int, int] = (640, 480)) -> bytes:
+    """A real JPEG (Pillow): a gradient with noise, like a photo's sky and grain."""
+    import numpy as np
+    from PIL import Image
+
+    width, height = size
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    pixels = np.stack([xs * 255 // width, ys * 255 // height,
+                       np.full_like(xs, 40 + seed % 200)], axis=-1)
+    pixels = pixels + rng.integers(-24, 24, size=pixels.shape)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+@functools.cache
+def studio_files(seed: int = 1) -> dict[str, bytes]:
+    """A small studio's files: about 5.5 MB in four files, path -> bytes."""
+    return {
+        ART: creative_bytes(ART, 3 * MB, seed),
+        RAW: creative_bytes(RAW, 2 * MB, seed + 100),
+        PHOTO: jpeg_bytes(seed),
+        NOTES: f"Brief {seed}\n\nCover in teal, logo top left.\n".encode() * 20,
+    }
+
+
+def edit_middle(data: bytes, seed: int = 7, length: int = 4096) -> bytes:
+    """The same file with ``length`` bytes in the middle painted over (size unchanged)."""
+    mid = len(data) // 2
+    patch = random.Random(seed).randbytes(length)
+    return data[:mid] + patch + data[mid + length:]
+
+
+def make_vault(path: Path, files: dict[str, bytes] | None = None,
+               message: str = "studio files") -> cv.Vault:
+    """A new vault at ``path`` with ``files`` committed on ``main`` (open; caller closes)."""
+    vault = cv.Vault.init(path)
+    if files:
+        for rel, data in files.items():
+            write(path / rel, data)
+        commit_all(vault, message)
+    return vault
+
+
+def file_id(vault: cv.Vault, rev: str, path: str) -> str:
+    """The stored file id the pointer of ``rev:path`` names."""
+    flat = vault.git.commit_tree_flat(vault.resolve(rev))
+    return parse_pointer(vault.git.read_blob(flat[path].blob_id), path=path).oid
+
+
+def catted(vault: cv.Vault, rev: str, path: str) -> bytes:
+    """The bytes of ``rev:path`` as the vault restores them."""
+    out = io.BytesIO()
+    vault.cat(f"{rev}:{path}", out)
+    return out.getvalue()
+
+
+def assert_whole(path: Path, *, content_complete: bool = True) -> None:
+    """The vault at ``path`` passes its own fsck (all content present unless told
+    otherwise), the real ``git fsck --strict``, and holds no half-written pack."""
+    with cv.Vault.open(path) as vault:
+        result = vault.fsck()
+    assert not result.problems, result.problems
+    if content_complete:
+        assert result.ok and not result.missing_content, result
+    run_git(path, "fsck", "--strict", "--no-dangling")
+    packs = path / ".git" / "cvault" / "packs"
+    assert not list(packs.glob("*.tmp")), list(packs.iterdir())
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ssh_options(sshd) -> PeerOptions:
+    """How to reach the test sshd and run this venv's cvault on its side (whose PATH
+    has no cvault)."""
+    cvault = Path(sys.executable).parent / "cvault"
+    assert cvault.exists() or shutil.which("cvault"), "the venv has no cvault script"
+    return PeerOptions(ssh_command=sshd.ssh_command, remote_cvault=str(cvault))
