@@ -282,6 +282,7 @@ def get(vault: Vault, paths: Sequence[str | Path], *, remotes: Sequence[str] | N
     report = GetReport()
     by_id = paths_by_content(vault.git, entries)
     wanted = {fid: r for fid, r in refs.items() if not vault.store.has_file(fid)}
+    asked = set(wanted)
     report.already = sorted(p for fid, ps in by_id.items() if fid not in wanted for p in ps)
     errors: list[str] = []
     for remote in _remotes_for(vault, remotes) if wanted else []:
@@ -297,8 +298,11 @@ def get(vault: Vault, paths: Sequence[str | Path], *, remotes: Sequence[str] | N
         if not wanted:
             break
     written = set(vault.materialize_pointers())
+    # fetched: content that arrived (a working file kept by 'drop --keep-file' needs no
+    # rewrite) and pointer files written from content that was already here
     report.fetched = sorted(p for fid, ps in by_id.items() for p in ps
-                            if fid in refs and fid not in wanted and p in written)
+                            if fid in refs and fid not in wanted
+                            and (fid in asked or p in written))
     report.unavailable = sorted(p for fid in wanted for p in by_id.get(fid, []))
     if report.unavailable and errors:
         progress = progress or Progress()
