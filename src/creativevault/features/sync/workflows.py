@@ -367,6 +367,10 @@ def drop(vault: Vault, paths: Sequence[str | Path], *, options: PeerOptions,
                                     "its content (nothing was dropped)", path=busy[0])
     report = DropReport(kept_files=keep_file, dry_run=dry_run)
     present = {fid: r for fid, r in refs.items() if vault.store.has_file(fid)}
+    if present and not remotes and not list_remotes(vault.git):
+        raise NotEnoughCopiesError(
+            f"no remotes configured, so no copy elsewhere of {len(present)} files (first: "
+            f"{next(iter(present.values())).path}); nothing was dropped")
     report.copies = {fid: [] for fid in present}
     for remote in _remotes_for(vault, remotes) if present else []:
         try:
