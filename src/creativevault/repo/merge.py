@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -202,11 +202,13 @@ def _key(path: str) -> str:
 
 
 def conflicted_copy_name(path: str, label: str, taken: set[str], *,
-                         folder: bool = False) -> str:
+                         folder: bool = False, exists: Callable[[str], bool] | None = None
+                         ) -> str:
     """A free name for theirs' version of ``path``: the marker goes before the extension.
 
     ``taken`` holds :func:`_key` of every name in use; the result is added to it. A
-    folder's name gets the marker at its end. The marker is numbered (`` 2``, `` 3``)
+    name for which ``exists`` says true (an untracked working file) is not free either.
+    A folder's name gets the marker at its end. The marker is numbered (`` 2``, `` 3``)
     when the plain one is taken.
     """
     parent, _, name = path.rpartition("/")
@@ -216,7 +218,7 @@ def conflicted_copy_name(path: str, label: str, taken: set[str], *,
         room = _MAX_NAME_BYTES - len((marker + ext).encode())
         short = stem.encode()[:max(room, 1)].decode("utf-8", "ignore") or "_"
         candidate = f"{parent}/{short}{marker}{ext}" if parent else f"{short}{marker}{ext}"
-        if _key(candidate) not in taken:
+        if _key(candidate) not in taken and not (exists and exists(candidate)):
             taken.add(_key(candidate))
             return candidate
     raise AssertionError("unreachable")  # pragma: no cover
@@ -273,11 +275,13 @@ def _merge_mode(b: FlatEntry | None, o: FlatEntry, t: FlatEntry) -> int | None:
 
 
 def merge_trees(git: GitRepo, base: Mapping[str, FlatEntry], ours: Mapping[str, FlatEntry],
-                theirs: Mapping[str, FlatEntry], *, label: str) -> TreeMerge:
+                theirs: Mapping[str, FlatEntry], *, label: str,
+                exists: Callable[[str], bool] | None = None) -> TreeMerge:
     """Merge three flat trees by the policy in the module docstring.
 
-    ``label`` names theirs in conflicted-copy names (see :func:`branch_label`). Blobs of
-    clean text merges are stored; nothing else is written.
+    ``label`` names theirs in conflicted-copy names (see :func:`branch_label`); a name
+    ``exists`` says is used (an untracked file in the working tree) is not chosen. Blobs
+    of clean text merges are stored; nothing else is written.
     """
     blobs = _Blobs(git)
     result = TreeMerge(tree={})
@@ -325,10 +329,10 @@ def merge_trees(git: GitRepo, base: Mapping[str, FlatEntry], ours: Mapping[str, 
     taken = _taken(result.tree)
     for path, kind in clashes:
         entry = theirs[path]
-        kept_as = conflicted_copy_name(path, label, taken)
+        kept_as = conflicted_copy_name(path, label, taken, exists=exists)
         result.tree[kept_as] = entry
         result.conflicts.append(KeptBoth(path, kept_as, kind))
-    _separate_files_and_folders(result, ours, label, taken)
+    _separate_files_and_folders(result, ours, label, taken, exists)
     return result
 
 
@@ -344,7 +348,8 @@ def _taken(tree: Mapping[str, FlatEntry]) -> set[str]:
 
 
 def _separate_files_and_folders(result: TreeMerge, ours: Mapping[str, FlatEntry],
-                                label: str, taken: set[str]) -> None:
+                                label: str, taken: set[str],
+                                exists: Callable[[str], bool] | None) -> None:
     """A file at a path where the other side made a folder: move theirs aside.
 
     Ours stays: if the file is ours, theirs' folder gets the marked name, else the file.
@@ -357,11 +362,11 @@ def _separate_files_and_folders(result: TreeMerge, ours: Mapping[str, FlatEntry]
             parent = parent.rpartition("/")[0]
     for path in sorted(p for p in list(tree) if p in folders):
         if ours.get(path) == tree[path]:  # ours is the file: theirs' folder moves
-            new = conflicted_copy_name(path, label, taken, folder=True)
+            new = conflicted_copy_name(path, label, taken, folder=True, exists=exists)
             prefix = path + "/"
             for sub in [p for p in tree if p.startswith(prefix)]:
                 tree[new + "/" + sub[len(prefix):]] = tree.pop(sub)
         else:
-            new = conflicted_copy_name(path, label, taken)
+            new = conflicted_copy_name(path, label, taken, exists=exists)
             tree[new] = tree.pop(path)
         result.conflicts.append(KeptBoth(path, new, "file-folder"))

@@ -1233,7 +1233,8 @@ class Vault:
                                  "commit with HEAD); allow it with --allow-unrelated-histories")
             merged = merge_trees(self.git, self.git.commit_tree_flat(base),
                                  self._head_flat(), self.git.commit_tree_flat(theirs),
-                                 label=branch_label(rev))
+                                 label=branch_label(rev),
+                                 exists=lambda p: os.path.lexists(self._disk(p)))
             self._refuse_local_changes(merged.tree)
             report.kind = "merge"
             report.conflicts, report.kept = merged.conflicts, merged.kept

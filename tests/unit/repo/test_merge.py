@@ -391,6 +391,17 @@ def test_vault_merge_carries_changes_to_files_it_does_not_change(vault: cv.Vault
     assert [c.path for c in vault.status().unstaged] == ["hero.psd"]
 
 
+def test_vault_merge_copy_name_avoids_an_untracked_file(vault: cv.Vault, proj: Path) -> None:
+    versions = _diverged(vault, proj)
+    write(proj / "hero (conflicted copy from field-laptop).psd", b"someone's own file")
+    report = vault.merge("field/laptop")
+    assert report.conflicts[0].kept_as == "hero (conflicted copy from field-laptop 2).psd"
+    assert (proj / "hero (conflicted copy from field-laptop).psd").read_bytes() == \
+        b"someone's own file"
+    assert (proj / report.conflicts[0].kept_as).read_bytes() == versions["theirs"]
+    assert report.rescued is None
+
+
 def test_vault_merge_fast_forward_and_up_to_date(vault: cv.Vault, proj: Path) -> None:
     write(proj / "plate.png", creative_bytes("plate.png", 200_000, seed=1))
     first = commit_all(vault, "first").id
