@@ -46,10 +46,12 @@ bench: $(STAMP) bench-peers
 	$(PY) -m benchmarks.peers --scale small
 	$(PY) -m benchmarks.bench_diff --quick
 	$(PY) -m benchmarks.bench_timeline --quick
+	$(PY) -m benchmarks.bench_sync --quick
 
 bench-full: $(STAMP) bench-peers
 	$(PY) -m benchmarks.run --scale full
 	$(PY) -m benchmarks.peers --scale full --iterations 20
+	$(PY) -m benchmarks.bench_sync
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
