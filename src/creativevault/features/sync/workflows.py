@@ -122,9 +122,12 @@ def pull(vault: Vault, remote_spec: str | None, branch: str | None = None, *,
     with _maybe_connect(remote, options, peer) as open_peer_:
         report = fetch(vault, open_peer_, remote_name=remote.name, branches=[branch],
                        content=not _partial(vault), progress=progress)
-    tracking = (f"{remote.name}/{branch}" if remote.name
-                else f"refs/cvault/fetched/{branch}")
-    merged = vault.merge(tracking, progress=progress)
+    if remote.name:
+        tracking, message = f"{remote.name}/{branch}", None
+    else:  # an address: the commit names the branch and where it came from, not our ref
+        tracking = f"refs/cvault/fetched/{branch}"
+        message = f"Merge {branch} from {remote.url} into {vault.git.head_branch()}"
+    merged = vault.merge(tracking, message=message, progress=progress)
     return PullReport(report, merged)
 
 
