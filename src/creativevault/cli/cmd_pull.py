@@ -8,7 +8,7 @@ from typing import TextIO
 from creativevault.cli.output import BarProgress, open_vault, print_json
 from creativevault.cli.sync_common import peer_options, print_transfer
 
-__all__ = ["print_merge", "register", "run"]
+__all__ = ["merge_subject", "print_merge", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def print_merge(out: TextIO, merge) -> None:
+def merge_subject(vault, merge) -> str:
+    """The subject line of the merge commit a pull made ("" when it made none)."""
+    if merge is None or not merge.commit:
+        return ""
+    return str(vault.git.commit(merge.commit).message.splitlines()[0])
+
+
+def print_merge(out: TextIO, merge, subject: str = "") -> None:
     from creativevault.cli.cmd_merge import print_report
 
-    print_report(out, merge)  # the subject defaults to "Merge REV into BRANCH"
+    print_report(out, merge, subject)  # no subject: "Merge REV into BRANCH"
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -31,10 +38,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_vault() as vault:
         report = pull(vault, args.remote, args.branch, options=peer_options(vault),
                       progress=BarProgress())
+        subject = merge_subject(vault, report.merge)
     if args.json:
         print_json(out, report.to_json())
         return 0
     print_transfer(out, report.fetch)
     if report.merge is not None:
-        print_merge(out, report.merge)
+        print_merge(out, report.merge, subject)
     return 0

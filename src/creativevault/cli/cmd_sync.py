@@ -20,12 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from creativevault.cli.cmd_pull import print_merge
+    from creativevault.cli.cmd_pull import merge_subject, print_merge
     from creativevault.features.sync.workflows import sync
 
     with open_vault() as vault:
         report = sync(vault, args.remote, options=peer_options(vault), message=args.message,
                       progress=BarProgress())
+        subject = merge_subject(vault, report.pull.merge if report.pull else None)
     if args.json:
         print_json(out, report.to_json())
         return 0
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if report.pull is not None:
         print_transfer(out, report.pull.fetch)
         if report.pull.merge is not None:
-            print_merge(out, report.pull.merge)
+            print_merge(out, report.pull.merge, subject)
     if report.push is not None:
         print_transfer(out, report.push)
     return 0
