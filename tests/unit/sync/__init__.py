@@ -21,8 +21,8 @@ from creativevault.repo.pointer import parse_pointer
 from tests.conftest import run_git
 from tests.vaulttools import MB, commit_all, creative_bytes, write
 
-__all__ = ["ART", "NOTES", "PHOTO", "RAW", "assert_whole", "catted", "edit_middle",
-           "file_id", "jpeg_bytes", "make_vault", "sha256", "ssh_options", "studio_files"]
+__all__ = ["ART", "NOTES", "PHOTO", "RAW", "assert_whole", "catted", "copy_vault",
+           "edit_middle", "file_id", "jpeg_bytes", "make_vault", "sha256", "ssh_options", "studio_files"]
 
 ART = "art/cover.psd"
 RAW = "raw/DSC_0001.nef"
@@ -75,6 +75,12 @@ def make_vault(path: Path, files: dict[str, bytes] | None = None,
             write(path / rel, data)
         commit_all(vault, message)
     return vault
+
+
+def copy_vault(template: Path, dest: Path) -> Path:
+    """A copy of a vault made once per module (cheaper than adding its files again)."""
+    shutil.copytree(template, dest, symlinks=True)
+    return dest
 
 
 def file_id(vault: cv.Vault, rev: str, path: str) -> str:

@@ -1,0 +1,482 @@
+"""push / fetch between vaults: what moves, in what order, and what a re-run moves.
+
+A field laptop's vault pushes to a studio vault (empty at first), and a third vault
+fetches from the studio; content is restored byte-exact from each receiver and checked
+with the vault's fsck and the real ``git fsck --strict``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import creativevault as cv
+from creativevault.errors import (
+    DiskFullError,
+    PushRejectedError,
+    RemoteError,
+    UsageError,
+)
+from creativevault.features.sync import engine
+from creativevault.features.sync.engine import RefChange, fetch, push
+from creativevault.features.sync.peers import (
+    LocalPeer,
+    Peer,
+    PeerOptions,
+    stream_pair_for_tests,
+)
+from creativevault.features.sync.urls import parse_url
+from creativevault.store.pack import ENTRY_CHUNK
+from creativevault.types import Progress
+from tests.unit.sync import (
+    ART,
+    NOTES,
+    PHOTO,
+    RAW,
+    assert_whole,
+    catted,
+    copy_vault,
+    edit_middle,
+    file_id,
+    make_vault,
+    sha256,
+    studio_files,
+)
+from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, write
+
+BRANCH = "field/laptop"
+REF = f"refs/heads/{BRANCH}"
+FILES = studio_files(1)
+STORED = (ART, PHOTO, RAW)  # NOTES is a plain git blob
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A field vault with the studio files committed, and an empty vault."""
+    base = tmp_path_factory.mktemp("templates")
+    make_vault(base / "field", FILES).close()
+    cv.Vault.init(base / "empty").close()
+    return {"field": base / "field", "empty": base / "empty"}
+
+
+@pytest.fixture
+def field(tmp_path: Path, templates: dict[str, Path]) -> Iterator[cv.Vault]:
+    with cv.Vault.open(copy_vault(templates["field"], tmp_path / "field")) as vault:
+        yield vault
+
+
+@pytest.fixture
+def studio(tmp_path: Path, templates: dict[str, Path]) -> Path:
+    """An empty vault (its ``main`` unborn and checked out)."""
+    return copy_vault(templates["empty"], tmp_path / "studio")
+
+
+@pytest.fixture
+def third(tmp_path: Path, templates: dict[str, Path]) -> Iterator[cv.Vault]:
+    with cv.Vault.open(copy_vault(templates["empty"], tmp_path / "third")) as vault:
+        yield vault
+
+
+def local(path: Path, **options: Any) -> LocalPeer:
+    return LocalPeer(parse_url(str(path)), PeerOptions(**options))
+
+
+@contextlib.contextmanager
+def session(path: Path) -> Iterator[LocalPeer]:
+    peer = local(path)
+    try:
+        yield peer
+    finally:
+        peer.close()
+
+
+def chunk_plan(vault: cv.Vault, rev: str, paths: tuple[str, ...]) -> tuple[int, int]:
+    """(distinct chunks, their plain bytes) of the stored files at ``paths``."""
+    chunks: dict[bytes, int] = {}
+    for path in paths:
+        for key, length in vault.store.read_manifest(file_id(vault, rev, path)).chunks:
+            chunks[key] = length
+    return len(chunks), sum(chunks.values())
+
+
+def refs_of(path: Path) -> dict[str, str]:
+    with cv.Vault.open(path) as vault:
+        return {r: c for r, c in vault.git.all_ref_targets().items() if r != "HEAD"}
+
+
+def packs_of(path: Path) -> set[str]:
+    return set(os.listdir(path / ".git" / "cvault" / "packs"))
+
+
+class Recorder:
+    """A Peer that records the order of calls (and can fail one of them)."""
+
+    def __init__(self, peer: Peer, fail: dict[str, Exception] | None = None) -> None:
+        self.peer = peer
+        self.name = peer.name
+        self.calls: list[str] = []
+        self.fail = fail or {}
+
+    def __getattr__(self, op: str) -> Any:
+        method = getattr(self.peer, op)
+
+        def call(*args: Any) -> Any:
+            self.calls.append(op)
+            if op in self.fail:
+                raise self.fail[op]
+            return method(*args)
+
+        return call
+
+
+# -- push, then fetch into a third vault -------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["local", "stream"])
+def test_push_to_an_empty_vault_then_fetch_into_a_third(field: cv.Vault, studio: Path,
+                                                        third: cv.Vault, kind: str) -> None:
+    c1 = field.git.head_commit()
+    assert c1 is not None
+    if kind == "local":
+        peer: Peer = local(studio)
+    else:
+        peer, _thread = stream_pair_for_tests(studio)
+    with_chunks, plain_bytes = chunk_plan(field, "HEAD", STORED)
+    try:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    finally:
+        peer.close()
+    assert report.refs == [RefChange(REF, None, c1)]
+    assert (report.files, report.chunks, report.bytes) == (3, with_chunks, plain_bytes)
+    assert report.unavailable == [] and not report.up_to_date
+    assert field.git.ref(f"refs/remotes/studio/{BRANCH}") == c1
+    assert refs_of(studio) == {REF: c1}
+    assert_whole(studio)
+    with cv.Vault.open(studio) as received:
+        for path, data in FILES.items():
+            assert catted(received, c1, path) == data, path
+
+    peer = local(studio) if kind == "local" else stream_pair_for_tests(studio)[0]
+    try:
+        got = fetch(third, peer, remote_name="studio")
+    finally:
+        peer.close()
+    assert got.refs == [RefChange(f"refs/remotes/studio/{BRANCH}", None, c1)]
+    assert (got.files, got.chunks, got.bytes) == (3, with_chunks, plain_bytes)
+    assert_whole(third.root)
+    third.checkout(c1)
+    for path, data in FILES.items():
+        assert sha256((third.root / path).read_bytes()) == sha256(data), path
+    assert third.status().clean
+    assert_git_clean(third.root)
+
+
+def test_a_second_push_and_fetch_move_nothing(field: cv.Vault, studio: Path,
+                                              third: cv.Vault) -> None:
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    before = packs_of(studio)
+    with session(studio) as peer:
+        again = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert again.up_to_date and (again.files, again.bytes, again.refs) == (0, 0, [])
+    assert packs_of(studio) == before
+    with session(studio) as peer:
+        fetch(third, peer, remote_name="studio")
+    before = packs_of(third.root)
+    with session(studio) as peer:
+        again = fetch(third, peer, remote_name="studio")
+    assert again.up_to_date and (again.files, again.bytes, again.refs) == (0, 0, [])
+    assert packs_of(third.root) == before
+
+
+def test_an_edit_in_the_middle_moves_only_its_chunks(field: cv.Vault, studio: Path,
+                                                     third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+        fetch(third, peer, remote_name="studio")
+    edited = edit_middle(FILES[ART])
+    write(field.root / ART, edited)
+    c2 = commit_all(field, "cover: new logo").id
+    cover_chunks = len(field.store.read_manifest(file_id(field, c2, ART)).chunks)
+    assert cover_chunks >= 6
+
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.refs == [RefChange(REF, c1, c2)]
+    assert report.files == 1 and report.skipped_files == 0
+    old_chunks = set(field.store.read_manifest(file_id(field, c1 or "", ART)).chunks)
+    new_chunks = [c for c in field.store.read_manifest(file_id(field, c2, ART)).chunks
+                  if c not in old_chunks]
+    assert 1 <= report.chunks == len(new_chunks) <= 2 < cover_chunks
+    assert report.bytes == sum(length for _key, length in new_chunks)
+    with session(studio) as peer:
+        got = fetch(third, peer, remote_name="studio")
+    assert (got.files, got.chunks, got.bytes) == (1, report.chunks, report.bytes)
+    for vault in (studio, third.root):
+        with cv.Vault.open(vault) as received:
+            assert catted(received, c2, ART) == edited
+            assert catted(received, c1, ART) == FILES[ART]
+        assert_whole(vault)
+
+
+def test_every_version_of_a_file_edited_twice_in_one_push_arrives(field: cv.Vault,
+                                                                 studio: Path) -> None:
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    first = edit_middle(FILES[RAW], seed=1)
+    write(field.root / RAW, first)
+    c2 = commit_all(field, "raw: exposure").id
+    second = edit_middle(first, seed=2, length=100_000)
+    write(field.root / RAW, second)
+    c3 = commit_all(field, "raw: crop").id
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.files == 2
+    with cv.Vault.open(studio) as received:
+        assert catted(received, c2, RAW) == first
+        assert catted(received, c3, RAW) == second
+    assert_whole(studio)
+
+
+def test_chunks_shared_between_files_move_once(field: cv.Vault, studio: Path) -> None:
+    # A flattened export sharing the first 2 MB with the layered cover, and a plain copy.
+    flat = FILES[ART][:2 * MB] + creative_bytes("flat.psd", 300_000, 42)
+    write(field.root / "art/cover-flat.psd", flat)
+    write(field.root / "art/cover-copy.psd", FILES[ART])
+    commit_all(field, "exports")
+    paths = (*STORED, "art/cover-flat.psd", "art/cover-copy.psd")
+    chunks, plain_bytes = chunk_plan(field, "HEAD", paths)
+    per_file = sum(len(field.store.read_manifest(file_id(field, "HEAD", p)).chunks)
+                   for p in paths)
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.files == 4  # the copy is the same stored file as the cover
+    assert (report.chunks, report.bytes) == (chunks, plain_bytes)
+    assert per_file - report.chunks >= 5  # the shared 2 MB did not travel twice
+    assert report.bytes < sum(len(d) for d in FILES.values()) + len(flat)
+    with cv.Vault.open(studio) as received:
+        assert catted(received, BRANCH, "art/cover-flat.psd") == flat
+    assert_whole(studio)
+
+
+def test_dry_run_moves_nothing(field: cv.Vault, studio: Path, third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    before = packs_of(studio)
+    with session(studio) as peer:
+        plan = push(field, peer, [("main", BRANCH)], remote_name="studio", dry_run=True)
+    assert plan.dry_run and plan.refs == [RefChange(REF, None, c1)]
+    assert (plan.files, plan.chunks, plan.bytes) == (3, *chunk_plan(field, "HEAD", STORED))
+    assert packs_of(studio) == before and refs_of(studio) == {}
+    with cv.Vault.open(studio) as untouched:
+        assert not untouched.git.has_object(c1 or "")
+    assert field.git.ref(f"refs/remotes/studio/{BRANCH}") is None
+
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+        plan = fetch(third, peer, remote_name="studio", dry_run=True)
+    assert plan.refs == [RefChange(f"refs/remotes/studio/{BRANCH}", None, c1)]
+    assert refs_of(third.root) == {} and not third.git.has_object(c1 or "")
+    assert third.store.stats().files == 0
+
+
+def test_too_little_free_space_refuses_before_anything_is_sent(field: cv.Vault,
+                                                               studio: Path) -> None:
+    c1 = field.git.head_commit()
+    before = packs_of(studio)
+    peer = Recorder(local(studio))
+    real_hello = peer.peer.hello
+    peer.peer.hello = lambda: {**real_hello(), "free": 40 * MB}  # type: ignore[method-assign]
+    with pytest.raises(DiskFullError) as refused:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    assert refused.value.retriable and "nothing was sent" in str(refused.value)
+    assert not {"put", "put_pack", "update_refs"} & set(peer.calls)
+    assert packs_of(studio) == before and refs_of(studio) == {}
+    with cv.Vault.open(studio) as untouched:
+        assert not untouched.git.has_object(c1 or "")
+    assert field.git.ref(f"refs/remotes/studio/{BRANCH}") is None
+    assert_whole(studio)
+
+
+def test_a_full_drive_refuses_a_push_and_stays_valid(field: cv.Vault, full_drive) -> None:
+    drive_vault = full_drive.path / "vault"
+    cv.Vault.init(drive_vault).close()
+    before = packs_of(drive_vault)
+    with session(drive_vault) as peer, pytest.raises(DiskFullError):
+        push(field, peer, [("main", BRANCH)], remote_name="drive")
+    assert packs_of(drive_vault) == before and refs_of(drive_vault) == {}
+    assert_whole(drive_vault)
+
+
+def test_a_fetch_without_room_leaves_the_tracking_refs(field: cv.Vault, studio: Path,
+                                                        third: cv.Vault,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    real = engine.shutil.disk_usage
+
+    def tight(path: Any) -> Any:
+        usage = real(path)
+        return usage._replace(free=10 * MB) if Path(path) == third.store.root else usage
+
+    monkeypatch.setattr(engine.shutil, "disk_usage", tight)
+    with session(studio) as peer, pytest.raises(DiskFullError):
+        fetch(third, peer, remote_name="studio")
+    assert third.git.ref(f"refs/remotes/studio/{BRANCH}") is None
+    assert third.store.stats().files == 0
+    assert_whole(third.root)
+    monkeypatch.undo()
+    with session(studio) as peer:
+        assert fetch(third, peer, remote_name="studio").files == 3
+    assert_whole(third.root)
+
+
+def test_content_the_sender_lacks_is_reported_and_the_ref_moves(field: cv.Vault,
+                                                                studio: Path,
+                                                                third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    field.store.drop_files([file_id(field, "HEAD", RAW)])  # a partial vault
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.unavailable == [RAW]
+    assert report.files == 2 and report.refs == [RefChange(REF, None, c1)]
+    assert refs_of(studio) == {REF: c1}
+    with cv.Vault.open(studio) as received:
+        result = received.fsck()
+        assert not result.problems  # what is there is intact ...
+        assert [m.split(" ")[0] for m in result.missing_content] == [RAW]  # ... RAW is not
+        assert catted(received, c1, ART) == FILES[ART]
+    with session(studio) as peer:
+        got = fetch(third, peer, remote_name="studio")
+    assert got.unavailable == [RAW] and got.files == 2
+    assert third.git.ref(f"refs/remotes/studio/{BRANCH}") == c1
+
+
+def test_push_order_is_content_then_objects_then_ref(field: cv.Vault, studio: Path) -> None:
+    peer = Recorder(local(studio))
+    push(field, peer, [("main", BRANCH)], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    calls = [c for i, c in enumerate(peer.calls) if i == 0 or peer.calls[i - 1] != c]
+    assert calls == ["hello", "missing", "put", "put_done", "put_pack", "update_refs"]
+
+
+def test_a_refused_ref_update_leaves_the_tracking_ref(field: cv.Vault, studio: Path) -> None:
+    peer = Recorder(local(studio), fail={"update_refs": PushRejectedError("moved")})
+    with pytest.raises(PushRejectedError):
+        push(field, peer, [("main", BRANCH)], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    assert field.git.ref(f"refs/remotes/studio/{BRANCH}") is None
+    assert refs_of(studio) == {}
+    assert_whole(studio)
+    with session(studio) as peer2:  # the content is there: the re-run only moves the ref
+        again = push(field, peer2, [("main", BRANCH)], remote_name="studio")
+    assert again.files == 0 and again.skipped_files == 3 and again.refs
+
+
+def test_tracking_refs_move_only_after_the_content(field: cv.Vault, studio: Path,
+                                                   third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+
+    class Flaky(Recorder):
+        gets = 0
+
+        def get(self, etype: int, keys: list[bytes]) -> Any:
+            if etype == ENTRY_CHUNK:
+                Flaky.gets += 1
+                if Flaky.gets == 2:
+                    raise RemoteError("connection lost")
+            return self.peer.get(etype, keys)
+
+    flaky = Flaky(local(studio))
+    with pytest.raises(RemoteError):
+        fetch(third, flaky, remote_name="studio")  # type: ignore[arg-type]
+    flaky.peer.close()
+    assert third.git.ref(f"refs/remotes/studio/{BRANCH}") is None
+    assert third.git.has_object(c1 or "")  # git objects come first; harmless unreferenced
+    kept = third.store.stats().files
+    assert 1 <= kept < 3  # the files completed before the failure are kept
+    assert_whole(third.root)
+    with session(studio) as peer:
+        again = fetch(third, peer, remote_name="studio")
+    assert again.files == 3 - kept and again.skipped_files == kept
+    assert third.git.ref(f"refs/remotes/studio/{BRANCH}") == c1
+    assert_whole(third.root)
+
+
+def test_checked_out_branch_is_refused_before_anything_is_sent(field: cv.Vault,
+                                                               studio: Path) -> None:
+    peer = Recorder(local(studio))
+    with pytest.raises(PushRejectedError, match="checked out"):
+        push(field, peer, [("main", "main")], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    assert peer.calls == ["hello"]
+    assert refs_of(studio) == {}
+
+
+def test_a_rewind_is_refused_unless_forced(field: cv.Vault, studio: Path) -> None:
+    c1 = field.git.head_commit()
+    write(field.root / ART, edit_middle(FILES[ART]))
+    c2 = commit_all(field, "cover").id
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+        with pytest.raises(PushRejectedError, match="fast-forward"):
+            push(field, peer, [(c1 or "", BRANCH)], remote_name="studio")
+        assert refs_of(studio) == {REF: c2}
+        report = push(field, peer, [(c1 or "", BRANCH)], remote_name="studio", force=True)
+    assert report.refs == [RefChange(REF, c2, c1 or "")] and report.files == 0
+    assert refs_of(studio) == {REF: c1}
+
+
+def test_fetch_names_branches_and_an_unnamed_remote(field: cv.Vault, studio: Path,
+                                                    third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH), ("main", "field/backup")], remote_name=None)
+        with pytest.raises(UsageError, match="no branch"):
+            fetch(third, peer, remote_name=None, branches=["field/nope"])
+        report = fetch(third, peer, remote_name=None, branches=[BRANCH])
+    assert report.refs == [RefChange(f"refs/cvault/fetched/{BRANCH}", None, c1)]
+    assert field.git.ref(f"refs/remotes/studio/{BRANCH}") is None  # no name, no tracking ref
+    assert refs_of(studio) == {REF: c1, "refs/heads/field/backup": c1}
+
+
+def test_fetch_without_content_brings_history_only(field: cv.Vault, studio: Path,
+                                                   third: cv.Vault) -> None:
+    c1 = field.git.head_commit()
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+        report = fetch(third, peer, remote_name="studio", content=False)
+    assert report.files == 0 and third.git.has_object(c1 or "")
+    assert third.store.stats().files == 0
+    assert catted(third, c1 or "", NOTES) == FILES[NOTES]  # plain git files are history
+
+
+def test_progress_reports_bytes_and_files(field: cv.Vault, studio: Path) -> None:
+    class Seen(Progress):
+        def __init__(self) -> None:
+            self.total: int | None = None
+            self.done = 0
+            self.items: list[str] = []
+
+        def start(self, label: str, total: int | None = None, unit: str = "B") -> None:
+            self.total = total
+
+        def advance(self, amount: int) -> None:
+            self.done += amount
+
+        def item(self, name: str) -> None:
+            self.items.append(name)
+
+    seen = Seen()
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio", progress=seen)
+    assert seen.total == seen.done == report.bytes
+    assert seen.items == sorted(STORED)
