@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 import creativevault as cv
-from tests.conftest import run_git
+from tests.conftest import run_cli, run_git
 from tests.vaulttools import assert_git_clean, creative_bytes, git, write
 
 TRANSFER_KEYS = {"direction", "remote", "refs", "files", "bytes", "chunks", "skipped_files",
@@ -253,12 +254,8 @@ def test_push_sends_the_current_branch_to_the_same_name(studio, laptop, ok):
     assert heads(studio)["refs/heads/main"] == head(laptop, "origin/main")
     assert not (studio / "shoot" / "f002.nef").exists()
     assert_git_clean(studio)
-    with cv.Vault.open(studio) as vault:
-        import io
-
-        buf = io.BytesIO()
-        vault.cat("field/laptop:shoot/f002.nef", buf)
-        assert buf.getvalue() == (laptop / "shoot" / "f002.nef").read_bytes()
+    assert cat(studio, "field/laptop:shoot/f002.nef") == \
+        (laptop / "shoot" / "f002.nef").read_bytes()
     assert ok(studio, "fsck").endswith(": ok\n")
     assert ok(laptop, "push") == "To origin\nEverything up-to-date\n"
 
@@ -346,3 +343,467 @@ def _file_id(vault: cv.Vault, rev: str, path: str) -> str:
 
     blob = vault.git.commit_tree_flat(vault.resolve(rev))[path].blob_id
     return parse_pointer(vault.git.read_blob(blob)).oid
+
+
+# ----------------------------------------------------------------------------- pull / merge
+def test_pull_fast_forwards_to_origin_main(studio, laptop, ok):
+    write(studio / "shoot" / "f010.jpg", creative_bytes("f010.jpg", 250_000, seed=51))
+    new = commit(ok, studio, "studio: f010")
+    out = ok(laptop, "pull")
+    assert out.startswith("From origin\n")
+    assert f"Updating {head(studio, 'HEAD~1')[:7]}..{new[:7]}\nFast-forward\n" in out
+    assert branch_of(laptop) == "field/laptop" and head(laptop) == new
+    assert (laptop / "shoot" / "f010.jpg").read_bytes() == \
+        (studio / "shoot" / "f010.jpg").read_bytes()
+    assert_git_clean(laptop)
+    assert ok(laptop, "pull").endswith("Everything up-to-date\nAlready up to date.\n")
+
+
+def test_pull_makes_a_merge_when_both_sides_moved(studio, laptop, ok):
+    write(studio / "shoot" / "f010.jpg", creative_bytes("f010.jpg", 250_000, seed=51))
+    theirs = commit(ok, studio, "studio: f010")
+    write(laptop / "shoot" / "f020.nef", creative_bytes("f020.nef", 300_000, seed=52))
+    ours = commit(ok, laptop, "field: f020")
+    data = json.loads(ok(laptop, "pull", "--json"))
+    merge = data["merge"]
+    assert merge["kind"] == "merge" and merge["conflicts"] == [] and merge["kept"] == []
+    assert merge["branch"] == "field/laptop" and merge["rev"] == "origin/main"
+    assert git(laptop, "rev-list", "--parents", "-n1", "HEAD").split()[1:] == [ours, theirs]
+    assert git(laptop, "log", "-1", "--format=%s").strip() == \
+        "Merge origin/main into field/laptop"
+    assert sorted(p.name for p in (laptop / "shoot").iterdir()) == [
+        "f001.jpg", "f001.nef", "f001.xmp", "f010.jpg", "f020.nef"]
+    assert_git_clean(laptop)
+    # the studio takes the field work with one merge of the pushed branch
+    ok(laptop, "push")
+    out = ok(studio, "merge", "field/laptop")
+    assert "Fast-forward" in out
+    assert head(studio) == head(laptop)
+    assert (studio / "shoot" / "f020.nef").read_bytes() == \
+        (laptop / "shoot" / "f020.nef").read_bytes()
+    assert_git_clean(studio)
+
+
+def test_studio_pulls_a_field_branch_straight_from_the_laptop_path(studio, laptop, ok):
+    write(laptop / "shoot" / "f030.nef", creative_bytes("f030.nef", 300_000, seed=53))
+    commit(ok, laptop, "field: f030")
+    write(studio / "plan.txt", "shot list\n")
+    commit(ok, studio, "studio: plan")
+    out = ok(studio, "pull", str(laptop), "field/laptop")
+    assert f"From {laptop}\n" in out
+    assert re.search(r"^Merge made by cvault: \[main [0-9a-f]{7}\] Merge field/laptop from "
+                     rf"{re.escape(str(laptop))} into main$", out, re.M), out
+    assert git(studio, "log", "-1", "--format=%s").strip() == \
+        f"Merge field/laptop from {laptop} into main"
+    assert branch_of(studio) == "main"
+    assert (studio / "shoot" / "f030.nef").read_bytes() == \
+        (laptop / "shoot" / "f030.nef").read_bytes()
+    assert (studio / "plan.txt").read_text() == "shot list\n"
+    assert_git_clean(studio)
+    assert ok(studio, "fsck").endswith(": ok\n")
+
+
+def _diverge(ok, studio: Path, laptop: Path, edit_studio, edit_laptop) -> None:
+    """Each side edits and commits; the laptop pushes its branch."""
+    edit_laptop(laptop)
+    commit(ok, laptop, "field edit")
+    ok(laptop, "push")
+    edit_studio(studio)
+    commit(ok, studio, "studio edit")
+
+
+def test_both_changed_binary_keeps_both_and_the_merge_says_so(studio, laptop, ok):
+    ours, theirs = (creative_bytes("f001.jpg", 310_000, seed=s) for s in (61, 62))
+    _diverge(ok, studio, laptop, lambda r: write(r / "shoot" / "f001.jpg", ours),
+             lambda r: write(r / "shoot" / "f001.jpg", theirs))
+    out = ok(studio, "merge", "field/laptop")
+    kept_as = "shoot/f001 (conflicted copy from field-laptop).jpg"
+    assert f'kept both: shoot/f001.jpg (theirs as "{kept_as}")\n' in out
+    assert (studio / "shoot" / "f001.jpg").read_bytes() == ours
+    assert (studio / kept_as).read_bytes() == theirs
+    message = git(studio, "log", "-1", "--format=%B")
+    assert message.startswith("Merge field/laptop into main\n\n")
+    assert f'kept both: shoot/f001.jpg (theirs as "{kept_as}")' in message
+    assert len(git(studio, "rev-list", "--parents", "-n1", "HEAD").split()) == 3
+    assert_git_clean(studio)
+    assert not (studio / ".git" / "MERGE_HEAD").exists()
+    # the laptop pulls the reconciled main: both versions arrive, nothing conflicts again
+    out = ok(laptop, "pull")
+    assert "Fast-forward" in out
+    assert (laptop / kept_as).read_bytes() == theirs
+    assert (laptop / "shoot" / "f001.jpg").read_bytes() == ours
+
+
+def test_modify_delete_keeps_the_changed_file(studio, laptop, ok):
+    changed = creative_bytes("f001.nef", 610_000, seed=63)
+    _diverge(ok, studio, laptop, lambda r: (r / "shoot" / "f001.nef").unlink(),
+             lambda r: write(r / "shoot" / "f001.nef", changed))
+    out = ok(studio, "merge", "field/laptop")
+    line = "kept changed: shoot/f001.nef (deleted in main, changed in field/laptop)"
+    assert line + "\n" in out
+    assert (studio / "shoot" / "f001.nef").read_bytes() == changed
+    assert line in git(studio, "log", "-1", "--format=%B")
+    assert_git_clean(studio)
+
+
+def test_text_changed_apart_merges_like_git(studio, laptop, ok):
+    lines = NOTES.splitlines(keepends=True)
+    top = ["line 1: studio notes, color graded\n", *lines[1:]]
+    bottom = [*lines[:-1], "line 10: field notes, rain at noon\n"]
+    _diverge(ok, studio, laptop, lambda r: write(r / "notes.txt", "".join(top)),
+             lambda r: write(r / "notes.txt", "".join(bottom)))
+    data = json.loads(ok(studio, "merge", "field/laptop", "--json"))
+    assert data["text_merged"] == ["notes.txt"] and data["conflicts"] == []
+    assert (studio / "notes.txt").read_text() == "".join([top[0], *lines[1:-1], bottom[-1]])
+    assert_git_clean(studio)
+
+
+def test_text_conflict_is_kept_both_ways_never_half_merged(studio, laptop, ok):
+    ours = XMP1.replace('xmp:Rating="3"', 'xmp:Rating="5"')
+    theirs = XMP1.replace('xmp:Rating="3"', 'xmp:Rating="1"')
+    _diverge(ok, studio, laptop, lambda r: write(r / "shoot" / "f001.xmp", ours),
+             lambda r: write(r / "shoot" / "f001.xmp", theirs))
+    data = json.loads(ok(studio, "merge", "field/laptop", "--json"))
+    kept_as = "shoot/f001 (conflicted copy from field-laptop).xmp"
+    assert data["conflicts"] == [{"path": "shoot/f001.xmp", "kept_as": kept_as,
+                                  "kind": "text-conflict"}]
+    assert (studio / "shoot" / "f001.xmp").read_text() == ours
+    assert (studio / kept_as).read_text() == theirs
+    for path in (studio / "shoot").iterdir():
+        assert b"<<<<<<<" not in path.read_bytes() and b">>>>>>>" not in path.read_bytes()
+    assert not (studio / ".git" / "MERGE_HEAD").exists()
+    assert git(studio, "ls-files", "--unmerged") == ""
+    assert_git_clean(studio)
+    assert f'kept both: shoot/f001.xmp (theirs as "{kept_as}")' in \
+        git(studio, "log", "-1", "--format=%B")
+
+
+# ----------------------------------------------------------------------------- sync
+def test_sync_commits_new_modified_and_deleted_then_pulls_and_pushes(studio, laptop, ok):
+    write(studio / "shoot" / "f040.jpg", creative_bytes("f040.jpg", 200_000, seed=71))
+    studio_new = commit(ok, studio, "studio: f040")
+    write(laptop / "shoot" / "f041.nef", creative_bytes("f041.nef", 300_000, seed=72))
+    write(laptop / "shoot" / "f001.jpg", creative_bytes("f001.jpg", 300_000, seed=73))
+    (laptop / "shoot" / "f001.xmp").unlink()
+    before = head(laptop)
+    out = ok(laptop, "sync")
+    committed = re.match(r"^Committed pending changes as ([0-9a-f]{10})\n", out)
+    assert committed, out
+    auto = git(laptop, "rev-parse", committed[1]).strip()
+    assert git(laptop, "rev-parse", f"{auto}~1").strip() == before
+    assert git(laptop, "log", "-1", "--format=%s", auto).startswith("cvault sync from ")
+    changes = {c["path"]: c["kind"] for c in json.loads(ok(laptop, "show", auto, "--json"))[
+        "changes"]}
+    assert changes == {"shoot/f041.nef": "added", "shoot/f001.jpg": "modified",
+                       "shoot/f001.xmp": "deleted"}
+    # pulled the studio's main (a true merge), then pushed the result
+    assert "Merge made by cvault: [field/laptop " in out
+    assert "To origin\n" in out
+    assert git(laptop, "rev-list", "--parents", "-n1", "HEAD").split()[1:] == [auto,
+                                                                               studio_new]
+    assert (laptop / "shoot" / "f040.jpg").is_file()
+    assert heads(studio)["refs/heads/field/laptop"] == head(laptop)
+    assert heads(studio)["refs/heads/main"] == studio_new
+    assert_git_clean(laptop)
+    assert_git_clean(studio)
+    # nothing left to do: no commit, nothing moves
+    before_refs, before_packs = heads(studio), packs(studio)
+    data = json.loads(ok(laptop, "sync", "--json"))
+    assert data["committed"] is None
+    assert data["pull"]["fetch"]["up_to_date"] and data["pull"]["merge"]["kind"] == "up-to-date"
+    assert data["push"]["up_to_date"] and data["push"]["files"] == 0
+    assert heads(studio) == before_refs and packs(studio) == before_packs
+    assert ok(laptop, "sync") == ("Everything up-to-date\nAlready up to date.\n"
+                                  "To origin\nEverything up-to-date\n")
+
+
+def test_sync_message_option(studio, laptop, ok):
+    write(laptop / "shoot" / "f050.jpg", creative_bytes("f050.jpg", 100_000, seed=74))
+    ok(laptop, "sync", "-m", "day 3, ridge")
+    assert git(laptop, "log", "-1", "--format=%s").strip() == "day 3, ridge"
+    assert heads(studio)["refs/heads/field/laptop"] == head(laptop)
+
+
+# ----------------------------------------------------------------------------- partial content
+def test_clone_no_content_leaves_pointers_and_get_fetches_them(studio, ok, cli, tmp_path):
+    write(studio / "shoot" / "day2" / "f101.nef", creative_bytes("f101.nef", 200_000, seed=81))
+    write(studio / "shoot" / "day2" / "f101.jpg", creative_bytes("f101.jpg", 100_000, seed=82))
+    commit(ok, studio, "day 2")
+    res = cli(tmp_path, "clone", "--no-content", str(studio), "light")
+    assert res.code == 0 and "received" not in res.out
+    assert res.err == ("cvault: 4 files are pointers without their content here; "
+                       "'cvault get PATH' fetches them\n")
+    light = tmp_path / "light"
+    for rel in ("shoot/f001.nef", "shoot/f001.jpg", "shoot/day2/f101.nef"):
+        assert is_pointer(light / rel), rel
+    assert (light / "notes.txt").read_text() == NOTES  # git blobs come with history
+    assert (light / "shoot" / "f001.xmp").read_text() == XMP1
+    assert ok(light, "status") == "On branch field/light\nnothing to commit, working tree clean\n"
+    assert_git_clean(light)
+    assert git(light, "config", "cvault.partial").strip() == "true"
+    assert ok(light, "get", "shoot/f001.nef") == "get\tshoot/f001.nef\n"
+    assert (light / "shoot" / "f001.nef").read_bytes() == NEF1
+    assert is_pointer(light / "shoot" / "f001.jpg")
+    out = ok(light / "shoot", "get", "day2")  # a folder, relative to the current one
+    assert out == "get\tshoot/day2/f101.jpg\nget\tshoot/day2/f101.nef\n"
+    assert (light / "shoot" / "day2" / "f101.nef").read_bytes() == \
+        (studio / "shoot" / "day2" / "f101.nef").read_bytes()
+    data = json.loads(ok(light, "get", ".", "--json"))
+    assert data["fetched"] == ["shoot/f001.jpg"] and data["unavailable"] == []
+    assert sorted(data["already"]) == ["shoot/day2/f101.jpg", "shoot/day2/f101.nef",
+                                       "shoot/f001.nef"]
+    assert (light / "shoot" / "f001.jpg").read_bytes() == JPG1
+    assert ok(light, "get", "shoot") == "nothing to get: the content is here\n"
+    assert_git_clean(light)
+    assert ok(light, "status") == "On branch field/light\nnothing to commit, working tree clean\n"
+    assert ok(light, "fsck").endswith(": ok\n")
+
+
+def test_get_with_no_reachable_remote_is_6(studio, ok, cli, tmp_path):
+    assert cli(tmp_path, "clone", "--no-content", str(studio), "light").code == 0
+    light = tmp_path / "light"
+    studio.rename(tmp_path / "unplugged")  # the studio drive is not mounted
+    res = cli(light, "get", "shoot/f001.nef")
+    assert res.code == 6
+    assert "not reachable" in res.err  # why, from the remote
+    assert res.err.endswith("cvault: error: no reachable remote has the content of 1 files "
+                            "(first: shoot/f001.nef)\n")
+    assert is_pointer(light / "shoot" / "f001.nef")
+    assert "no remote named nope" in one_line_error(
+        cli(light, "get", "shoot/f001.nef", "--from", "nope"), 2)
+
+
+def test_drop_after_push_frees_space_and_get_brings_it_back(studio, laptop, ok):
+    frame = creative_bytes("f200.nef", 800_000, seed=91)
+    write(laptop / "shoot" / "f200.nef", frame)
+    commit(ok, laptop, "f200")
+    ok(laptop, "push")
+    before_fsck = json.loads(ok(laptop, "fsck", "--json"))
+    before = store_bytes(laptop)
+    out = ok(laptop, "drop", "shoot/f200.nef")
+    assert out.startswith("drop\tshoot/f200.nef\nfreed ")
+    assert is_pointer(laptop / "shoot" / "f200.nef")
+    assert store_bytes(laptop) < before - len(frame) // 4  # compressed, about half
+    res_fsck = run_cli(laptop, "fsck", "--json")
+    assert res_fsck.returncode == 6
+    after_fsck = json.loads(res_fsck.stdout)
+    assert after_fsck["problems"] == [] and after_fsck["checked_files"] == \
+        before_fsck["checked_files"] - 1
+    assert [m.split(" ")[0] for m in after_fsck["missing_content"]] == ["shoot/f200.nef"]
+    # the working tree is as committed, for cvault and for git
+    assert ok(laptop, "status") == "On branch field/laptop\nnothing to commit, working tree " \
+                                   "clean\n"
+    assert_git_clean(laptop)
+    # and it comes back byte-exact
+    assert ok(laptop, "get", "shoot/f200.nef") == "get\tshoot/f200.nef\n"
+    assert (laptop / "shoot" / "f200.nef").read_bytes() == frame
+    assert_git_clean(laptop)
+    assert ok(laptop, "fsck").endswith(": ok\n")
+
+
+def test_drop_keep_file_leaves_the_working_file(studio, laptop, ok):
+    before = store_bytes(laptop)
+    data = json.loads(ok(laptop, "drop", "--keep-file", "shoot/f001.nef", "--json"))
+    assert data["dropped"] == ["shoot/f001.nef"] and data["kept_files"] is True
+    assert data["freed_bytes"] > 0 and list(data["copies"].values()) == [["origin"]]
+    assert (laptop / "shoot" / "f001.nef").read_bytes() == NEF1
+    assert store_bytes(laptop) < before
+    assert_git_clean(laptop)
+    assert run_cli(laptop, "fsck").returncode == 6  # its stored copy is gone
+    assert ok(laptop, "get", "shoot/f001.nef") == "get\tshoot/f001.nef\n"
+    assert ok(laptop, "fsck").endswith(": ok\n")
+
+
+def test_drop_dry_run_verifies_and_drops_nothing(studio, laptop, ok):
+    before = packs(laptop)
+    out = ok(laptop, "drop", "--dry-run", "shoot")
+    assert out == "would drop\tshoot/f001.jpg\nwould drop\tshoot/f001.nef\n"
+    assert packs(laptop) == before
+    assert (laptop / "shoot" / "f001.nef").read_bytes() == NEF1
+
+
+def test_drop_refuses_without_enough_verified_copies(studio, laptop, ok, cli):
+    frame = creative_bytes("f300.nef", 300_000, seed=92)
+    write(laptop / "shoot" / "f300.nef", frame)
+    commit(ok, laptop, "not pushed yet")
+    before = packs(laptop)
+
+    def refused(*args: str, code: int = 13) -> str:
+        err = one_line_error(cli(laptop, "drop", *args), code)
+        assert packs(laptop) == before
+        assert (laptop / "shoot" / "f300.nef").read_bytes() == frame
+        assert (laptop / "shoot" / "f001.nef").read_bytes() == NEF1
+        return err
+
+    err = refused("shoot/f300.nef")
+    assert "1 files have fewer than 1 verified copies elsewhere (first: shoot/f300.nef, " \
+           "0 found)" in err and "nothing was dropped" in err
+    assert "fewer than 2 verified copies" in refused("--numcopies", "2", "shoot/f001.nef")
+    run_git(laptop, "config", "cvault.numcopies", "2")
+    assert "fewer than 2 verified copies" in refused("shoot/f001.nef")
+    assert "last copy is never dropped" in refused("--numcopies", "0", "shoot/f001.nef",
+                                                   code=2)
+    ok(laptop, "drop", "--numcopies", "1", "--dry-run", "shoot/f001.nef")  # flag wins
+    run_git(laptop, "config", "cvault.numcopies", "many")
+    assert "cvault.numcopies must be a whole number" in refused("shoot/f001.nef", code=2)
+    run_git(laptop, "config", "--unset", "cvault.numcopies")
+    # an uncommitted change is never replaced by a pointer
+    ok(laptop, "push")
+    write(laptop / "shoot" / "f300.nef", frame[:-10])
+    err = one_line_error(cli(laptop, "drop", "shoot/f300.nef"), 9)
+    assert "has uncommitted changes" in err
+    assert (laptop / "shoot" / "f300.nef").read_bytes() == frame[:-10]
+
+
+def test_the_last_copy_is_never_dropped(studio, laptop, ok, cli):
+    frame = creative_bytes("f400.nef", 300_000, seed=93)
+    write(laptop / "shoot" / "f400.nef", frame)
+    commit(ok, laptop, "f400")
+    ok(laptop, "push")
+    ok(studio, "merge", "field/laptop")
+    ok(studio, "remote", "add", "laptop", str(laptop))
+    ok(laptop, "drop", "shoot/f400.nef")  # the studio holds it
+    # now the studio's copy is the last one: the laptop's verification says so
+    before = packs(studio)
+    err = one_line_error(cli(studio, "drop", "shoot/f400.nef"), 13)
+    assert "fewer than 1 verified copies elsewhere (first: shoot/f400.nef, 0 found)" in err
+    assert packs(studio) == before
+    assert (studio / "shoot" / "f400.nef").read_bytes() == frame
+    ok(laptop, "get", "shoot/f400.nef")
+    ok(studio, "drop", "--dry-run", "shoot/f400.nef")  # two copies again
+
+
+def test_drop_in_a_vault_without_remotes_is_refused(studio, cli):
+    before = packs(studio)
+    err = one_line_error(cli(studio, "drop", "shoot/f001.nef"), 13)
+    assert "no remotes configured" in err and "nothing was dropped" in err
+    assert packs(studio) == before and (studio / "shoot" / "f001.nef").read_bytes() == NEF1
+
+
+# ----------------------------------------------------------------------------- every version
+def cat(root: Path, spec: str) -> bytes:
+    import io
+
+    with cv.Vault.open(root) as vault:
+        buf = io.BytesIO()
+        vault.cat(spec, buf)
+        return buf.getvalue()
+
+
+def test_push_sends_every_version_of_a_file_changed_twice(studio, laptop, ok):
+    v2, v3 = (creative_bytes("f001.jpg", 300_000, seed=s) for s in (94, 95))
+    write(laptop / "shoot" / "f001.jpg", v2)
+    commit(ok, laptop, "v2")
+    write(laptop / "shoot" / "f001.jpg", v3)
+    commit(ok, laptop, "v3")
+    assert json.loads(ok(laptop, "push", "--json"))["files"] == 2
+    assert cat(studio, "field/laptop~1:shoot/f001.jpg") == v2
+    assert cat(studio, "field/laptop:shoot/f001.jpg") == v3
+    assert ok(studio, "fsck").endswith(": ok\n")
+
+
+def test_push_after_the_studio_moved_main(studio, laptop, ok):
+    ours = creative_bytes("f001.jpg", 300_000, seed=96)
+    write(laptop / "shoot" / "f001.jpg", ours)
+    commit(ok, laptop, "field edit")
+    write(studio / "shoot" / "f001.jpg", creative_bytes("f001.jpg", 300_000, seed=97))
+    commit(ok, studio, "studio edit")
+    assert json.loads(ok(laptop, "push", "--json"))["files"] == 1
+    assert cat(studio, "field/laptop:shoot/f001.jpg") == ours
+    assert ok(studio, "fsck").endswith(": ok\n")
+
+
+# ----------------------------------------------------------------------------- SSH
+REMOTE_CVAULT = str(Path(sys.executable).parent / "cvault")
+
+
+@pytest.fixture
+def over_ssh(sshd, monkeypatch):
+    """The ssh command and the far side's cvault, as a user sets them in the environment."""
+    monkeypatch.setenv("CVAULT_SSH_COMMAND", sshd.ssh_command)
+    monkeypatch.setenv("CVAULT_REMOTE_CVAULT", REMOTE_CVAULT)
+    return sshd
+
+
+def test_ssh_url_clone_push_pull_sync(studio, over_ssh, ok, tmp_path):
+    url = over_ssh.url(studio)
+    out = ok(tmp_path, "clone", url, "laptop")
+    laptop = tmp_path / "laptop"
+    assert out.startswith(f"Cloned {url} into {laptop}\n")
+    assert out.endswith("On branch field/laptop (from origin/main)\n")
+    assert git(laptop, "remote", "get-url", "origin").strip() == url
+    assert (laptop / "shoot" / "f001.nef").read_bytes() == NEF1
+    assert_git_clean(laptop)
+    # push the field branch
+    frame = creative_bytes("f500.nef", 400_000, seed=101)
+    write(laptop / "shoot" / "f500.nef", frame)
+    new = commit(ok, laptop, "f500")
+    out = ok(laptop, "push")
+    assert out.startswith("To origin\n") and re.search(r"^1 files, .* sent", out, re.M)
+    assert heads(studio)["refs/heads/field/laptop"] == new
+    # the studio moves main; pull merges it over ssh
+    write(studio / "shoot" / "f501.jpg", creative_bytes("f501.jpg", 200_000, seed=102))
+    commit(ok, studio, "studio f501")
+    out = ok(laptop, "pull")
+    assert "Merge made by cvault: [field/laptop " in out
+    assert (laptop / "shoot" / "f501.jpg").read_bytes() == \
+        (studio / "shoot" / "f501.jpg").read_bytes()
+    # sync: commit, pull, push in one connection
+    (laptop / "shoot" / "f001.xmp").write_text(XMP1.replace("Blue", "Red"))
+    out = ok(laptop, "sync")
+    assert out.startswith("Committed pending changes as ")
+    assert heads(studio)["refs/heads/field/laptop"] == head(laptop)
+    assert ok(laptop, "sync").endswith("To origin\nEverything up-to-date\n")
+    ok(studio, "merge", "field/laptop")
+    assert (studio / "shoot" / "f500.nef").read_bytes() == frame
+    assert_git_clean(studio)
+    assert ok(studio, "fsck").endswith(": ok\n")
+
+
+def test_scp_form_as_subprocesses_with_git_config(studio, over_ssh, tmp_path, monkeypatch):
+    url = over_ssh.scp_url(studio)
+    assert ":" in url and "://" not in url
+    res = run_cli(tmp_path, "clone", url, "cam", "--name", "cam-b")
+    assert res.returncode == 0, res.stderr
+    cam = tmp_path / "cam"
+    assert branch_of(cam) == "field/cam-b"
+    assert (cam / "shoot" / "f001.jpg").read_bytes() == JPG1
+    # from here on the vault's git config says how to reach the host
+    monkeypatch.delenv("CVAULT_SSH_COMMAND")
+    monkeypatch.delenv("CVAULT_REMOTE_CVAULT")
+    run_git(cam, "config", "cvault.sshCommand", over_ssh.ssh_command)
+    run_git(cam, "config", "cvault.remoteCvault", REMOTE_CVAULT)
+    write(cam / "shoot" / "f600.jpg", creative_bytes("f600.jpg", 300_000, seed=103))
+    res = run_cli(cam, "sync", "-m", "card B")
+    assert res.returncode == 0, res.stderr
+    assert heads(studio)["refs/heads/field/cam-b"] == head(cam)
+    write(studio / "plan.txt", "day 2\n")
+    studio_head = commit(lambda *a: run_cli(*a, check=True), studio, "plan")
+    res = run_cli(cam, "pull", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["merge"]["kind"] == "merge"
+    assert git(cam, "rev-parse", "HEAD^2").strip() == studio_head
+    res = run_cli(cam, "push", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["files"] == 0
+    assert heads(studio)["refs/heads/field/cam-b"] == head(cam)
+    assert_git_clean(cam)
+
+
+def test_ssh_wrong_remote_cvault_is_11_with_ssh_stderr(studio, over_ssh, cli, tmp_path,
+                                                       monkeypatch, ok):
+    monkeypatch.setenv("CVAULT_REMOTE_CVAULT", "/opt/nowhere/cvault")
+    res = cli(tmp_path, "clone", over_ssh.url(studio), "laptop")
+    err = one_line_error(res, 11)
+    assert "/opt/nowhere/cvault" in err and ("No such file" in err or "not found" in err)
+    assert not (tmp_path / "laptop").exists()
+    # remote.<name>.cvault beats the environment, for that remote only
+    monkeypatch.setenv("CVAULT_REMOTE_CVAULT", REMOTE_CVAULT)
+    ok(tmp_path, "clone", over_ssh.url(studio), "laptop")
+    laptop = tmp_path / "laptop"
+    ok(laptop, "remote", "add", "box", over_ssh.scp_url(studio), "--cvault", "/opt/x/cvault")
+    err = one_line_error(cli(laptop, "fetch", "box"), 11)
+    assert "/opt/x/cvault" in err
+    ok(laptop, "fetch", "origin")
+    # a path that is no vault on the host
+    err = one_line_error(cli(laptop, "fetch", over_ssh.url(tmp_path / "nothing")), 11)
+    assert "nothing" in err
