@@ -152,6 +152,7 @@ class Ingest:
         self._pack: PackWriter | None = None
         self._rows: list[IndexRow] = []
         self._pending: set[bytes] = set()  # chunk keys in the unpublished pack
+        self._pending_files: set[bytes] = set()  # manifest keys in the unpublished pack
         self._broken = False
 
     def __enter__(self) -> Ingest:
@@ -209,8 +210,9 @@ class Ingest:
         if self._broken:
             raise StoreError("this transfer already failed; start it again", path=self.store.root)
         if entry.etype == ENTRY_CHUNK and self._has_chunk(entry.key) or (
-                entry.etype == ENTRY_MANIFEST
-                and self.store.index.contains(ENTRY_MANIFEST, entry.key)):
+                entry.etype == ENTRY_MANIFEST and (
+                    entry.key in self._pending_files
+                    or self.store.index.contains(ENTRY_MANIFEST, entry.key))):
             self.report.skipped += 1
             return False
         size = self.verify(entry)
@@ -230,6 +232,7 @@ class Ingest:
             self._pending.add(entry.key)
             self.report.chunks += 1
         else:
+            self._pending_files.add(entry.key)
             self.report.files += 1
         self.report.bytes += entry.wire_size
         if self._pack.size >= self.publish_every:
@@ -247,12 +250,14 @@ class Ingest:
         except OSError as exc:
             pack.discard()
             self._pending.clear()
+            self._pending_files.clear()
             self._broken = True
             raise self._convert(exc) from exc
         # one transaction: a manifest is indexed with (or after) the chunks it names
         rows.sort(key=lambda r: r.type)
         self.store.index.add(rows)
         self._pending.clear()
+        self._pending_files.clear()
         self.report.packs += 1
 
     def close(self) -> None:
@@ -268,6 +273,7 @@ class Ingest:
             pack.discard()
         self._rows = []
         self._pending.clear()
+        self._pending_files.clear()
 
     def _convert(self, exc: OSError) -> StoreError:
         if is_disk_full(exc):
