@@ -7,13 +7,16 @@ in the middle of a file, and the checks that a vault is whole after a transfer.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import io
+import os
 import random
 import shutil
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import creativevault as cv
 from creativevault.features.sync.peers import PeerOptions
@@ -21,7 +24,7 @@ from creativevault.repo.pointer import parse_pointer
 from tests.conftest import run_git
 from tests.vaulttools import MB, commit_all, creative_bytes, write
 
-__all__ = ["ART", "NOTES", "PHOTO", "RAW", "assert_whole", "catted", "copy_vault",
+__all__ = ["ART", "FailingDrive", "NOTES", "PHOTO", "RAW", "assert_whole", "catted", "copy_vault",
            "edit_middle", "file_id", "jpeg_bytes", "make_vault", "sha256", "ssh_options", "studio_files"]
 
 ART = "art/cover.psd"
@@ -107,6 +110,45 @@ def assert_whole(path: Path, *, content_complete: bool = True) -> None:
     run_git(path, "fsck", "--strict", "--no-dangling")
     packs = path / ".git" / "cvault" / "packs"
     assert not list(packs.glob("*.tmp")), list(packs.iterdir())
+
+
+class FailingDrive:
+    """An opener for new pack files on a drive that fails after ``budget`` more bytes
+    (``errno.EIO``: unplugged; ``errno.ENOSPC``: full). Shared by all packs it opens."""
+
+    def __init__(self, budget: int, error: int = errno.EIO) -> None:
+        self.budget = budget
+        self.error = error
+        self.failures = 0
+
+    def __call__(self, path: Path) -> BinaryIO:
+        if self.budget <= 0:
+            self.failures += 1
+            raise OSError(self.error, os.strerror(self.error), str(path))
+        return _FailingFile(self, open(path, "xb"))  # noqa: SIM115 - PackWriter closes it
+
+
+class _FailingFile:
+    def __init__(self, drive: FailingDrive, fh: BinaryIO) -> None:
+        self._drive = drive
+        self._fh = fh
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self._drive.budget:
+            self._drive.budget = 0
+            self._drive.failures += 1
+            raise OSError(self._drive.error, os.strerror(self._drive.error))
+        self._drive.budget -= len(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def sha256(data: bytes) -> str:
