@@ -402,6 +402,19 @@ def test_vault_merge_copy_name_avoids_an_untracked_file(vault: cv.Vault, proj: P
     assert report.rescued is None
 
 
+def test_vault_merge_rescues_an_untracked_file_in_the_way(vault: cv.Vault, proj: Path) -> None:
+    _diverged(vault, proj)
+    vault.checkout("field/laptop")
+    write(proj / "plate.png", creative_bytes("plate.png", 50_000, seed=7))
+    commit_all(vault, "plate")
+    vault.checkout("main")
+    write(proj / "plate.png", b"my own plate")
+    report = vault.merge("field/laptop")
+    assert report.rescued is not None and report.rescued.paths == ["plate.png"]
+    assert "before merge field/laptop" in report.rescued.reason
+    assert (proj / "plate.png").read_bytes() == creative_bytes("plate.png", 50_000, seed=7)
+
+
 def test_vault_merge_fast_forward_and_up_to_date(vault: cv.Vault, proj: Path) -> None:
     write(proj / "plate.png", creative_bytes("plate.png", 200_000, seed=1))
     first = commit_all(vault, "first").id
