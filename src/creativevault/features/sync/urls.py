@@ -66,6 +66,10 @@ def parse_url(text: str, *, base: Path | None = None) -> RemoteUrl:
                          text=text)
     if text.startswith("file://"):
         parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            # file://media/drive would silently mean /drive: 'media' parses as a host
+            raise UsageError(f"a file address names no host; write file:///"
+                             f"{parts.netloc}{parts.path} (three slashes): {text}")
         return RemoteUrl("local", str(Path(unquote(parts.path))), text=text)
     if "://" in text:
         raise UsageError(f"unsupported remote address (use a path or ssh://): {text}")
