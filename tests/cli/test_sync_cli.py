@@ -23,6 +23,7 @@ JSON keys relied on here (the contract; more may be added):
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -807,3 +808,113 @@ def test_ssh_wrong_remote_cvault_is_11_with_ssh_stderr(studio, over_ssh, cli, tm
     # a path that is no vault on the host
     err = one_line_error(cli(laptop, "fetch", over_ssh.url(tmp_path / "nothing")), 11)
     assert "nothing" in err
+
+
+# ----------------------------------------------------------------------------- exFAT drives
+@pytest.fixture
+def exfat(exfat_drive, tmp_path):
+    """``exfat_drive``; the in-process CLI's current folder leaves it before the unmount."""
+    yield exfat_drive
+    os.chdir(tmp_path)
+
+
+@pytest.fixture
+def full(full_drive, tmp_path):
+    """``full_drive``, left by the current folder before the unmount."""
+    yield full_drive
+    os.chdir(tmp_path)
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def test_exfat_drive_carries_a_field_branch_to_the_studio(studio, laptop, exfat, ok):
+    """Field -> drive -> studio: the drive vault is a push target, then a fetch source."""
+    drive = exfat.path / "trip-2024"
+    ok(exfat.path, "init", str(drive))
+    write(laptop / "shoot" / "IMG_0042.JPG", creative_bytes("IMG_0042.JPG", 400_000, seed=111))
+    write(laptop / "shoot" / "IMG_0042.CR3", creative_bytes("IMG_0042.CR3", 700_000, seed=112))
+    new = commit(ok, laptop, "card A")
+    ok(laptop, "remote", "add", "drive", str(drive))
+    data = json.loads(ok(laptop, "push", "drive", "--json"))
+    # the drive vault has no history yet: everything the branch refers to travels
+    assert data["files"] == 4 and data["refs"][0]["ref"] == "refs/heads/field/laptop"
+    assert heads(drive)["refs/heads/field/laptop"] == new
+    run_git(drive, "fsck", "--strict")
+    assert ok(drive, "fsck").endswith(": ok\n")
+    assert ok(laptop, "push", "drive") == "To drive\nEverything up-to-date\n"
+    # the studio reads the drive
+    ok(studio, "remote", "add", "drive", str(drive))
+    out = ok(studio, "fetch", "drive")
+    assert f"..{new[:10]}  drive/field/laptop" in out
+    assert re.search(r"^2 files, 1\.0 MiB received \(\d+ chunks\)$", out, re.M), out
+    ok(studio, "merge", "drive/field/laptop")
+    assert (studio / "shoot" / "IMG_0042.CR3").read_bytes() == \
+        (laptop / "shoot" / "IMG_0042.CR3").read_bytes()
+    assert_git_clean(studio)
+    assert ok(studio, "fsck").endswith(": ok\n")
+
+
+def test_exfat_drive_as_a_clone_destination(studio, exfat, ok, tmp_path):
+    write(studio / "shoot" / "IMG_0001.JPG", creative_bytes("IMG_0001.JPG", 300_000, seed=113))
+    write(studio / "Shoot Notes.TXT", "Mixed Case names survive\n")
+    commit(ok, studio, "mixed case")
+    field = exfat.path / "field"
+    ok(tmp_path, "clone", str(studio), str(field), "--name", "ssd")
+    assert branch_of(field) == "field/ssd"
+    assert tree_files(field) == tree_files(studio)
+    assert sorted(p.name for p in (field / "shoot").iterdir()) == [
+        "IMG_0001.JPG", "f001.jpg", "f001.nef", "f001.xmp"]  # case preserved
+    assert_git_clean(field)
+    assert ok(field, "fsck").endswith(": ok\n")
+    # work on the drive: a frame edited on both sides is kept both ways, with a name
+    # exFAT accepts (no ':'), then pushed back and fetched again
+    write(studio / "shoot" / "f001.jpg", creative_bytes("f001.jpg", 300_000, seed=114))
+    commit(ok, studio, "studio grade")
+    theirs = (studio / "shoot" / "f001.jpg").read_bytes()
+    ours = creative_bytes("f001.jpg", 300_000, seed=115)
+    write(field / "shoot" / "f001.jpg", ours)
+    out = ok(field, "sync")
+    kept_as = "shoot/f001 (conflicted copy from origin-main).jpg"
+    assert f'kept both: shoot/f001.jpg (theirs as "{kept_as}")' in out
+    assert (field / "shoot" / "f001.jpg").read_bytes() == ours
+    assert (field / kept_as).read_bytes() == theirs
+    assert heads(studio)["refs/heads/field/ssd"] == head(field)
+    assert_git_clean(field)
+    ok(studio, "merge", "field/ssd")
+    assert tree_files(field) == tree_files(studio)
+    assert "origin/main" in ok(field, "fetch")  # the studio's main moved
+    assert ok(field, "fetch") == "Everything up-to-date\n"
+    run_git(field, "fsck", "--strict")
+    assert ok(field, "fsck").endswith(": ok\n")
+
+
+def test_full_drive_is_refused_before_anything_is_sent(studio, laptop, full, ok, cli):
+    drive = full.path / "vault"
+    ok(full.path, "init", str(drive))
+    full.fill(leave=512 * 1024)
+    ok(laptop, "remote", "add", "drive", str(drive))
+    before_refs, before_packs = heads(drive), packs(drive)
+    before_objects = sorted(p.name for p in (drive / ".git" / "objects").rglob("*"))
+    err = one_line_error(cli(laptop, "push", "drive"), 7)
+    assert "not enough free space" in err and "nothing was sent" in err
+    assert heads(drive) == before_refs and packs(drive) == before_packs
+    assert sorted(p.name for p in (drive / ".git" / "objects").rglob("*")) == before_objects
+    assert "refs/remotes/drive/field/laptop" not in heads(laptop)
+    # a clone onto the full drive stops before receiving content, with the same code
+    err = one_line_error(cli(full.path, "clone", str(studio), "copy"), 7)
+    assert "not enough free space" in err
+
+
+@pytest.mark.xfail(strict=True, reason="store.index opens index.sqlite in WAL mode, which "
+                   "must create its -wal/-shm files: on a drive with no byte free every "
+                   "command on that vault (push to it, even status/log) fails with exit 5 "
+                   "'cannot open the store index: disk I/O error', which reads as damage")
+def test_a_drive_with_no_byte_free_says_disk_full(studio, laptop, full, ok, cli):
+    drive = full.path / "vault"
+    ok(full.path, "init", str(drive))
+    full.fill()
+    ok(laptop, "remote", "add", "drive", str(drive))
+    one_line_error(cli(laptop, "push", "drive"), 7)
