@@ -8,6 +8,7 @@ the sender declared it does not have itself), and never the branch checked out h
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -172,6 +173,15 @@ class _NullSink:
         return len(data)
 
 
+def _parse_request(message: Any) -> tuple[str, list]:
+    """``[op, args]`` from a received message; :class:`RemoteError` for any other shape
+    (a client of another version or a garbled stream must not end the server)."""
+    if (not isinstance(message, list) or not message or not isinstance(message[0], str)
+            or (len(message) > 1 and not isinstance(message[1], list))):
+        raise RemoteError(f"malformed request {str(message)[:80]!r}")
+    return message[0], message[1] if len(message) > 1 else []
+
+
 def serve(open_vault: Callable[[], Vault], channel: Channel) -> int:
     """Answer requests on ``channel`` until the client closes it; 0 on a clean end."""
     try:
@@ -192,7 +202,11 @@ def serve(open_vault: Callable[[], Vault], channel: Channel) -> int:
                 message = channel.recv()
             except ConnectionLost:
                 return 0
-            op, args = message[0], message[1] if len(message) > 1 else []
+            try:
+                op, args = _parse_request(message)
+            except RemoteError as exc:
+                channel.send(error_reply(exc))
+                continue
             if op == "bye":
                 channel.send(["ok", None])
                 return 0
@@ -200,9 +214,13 @@ def serve(open_vault: Callable[[], Vault], channel: Channel) -> int:
             try:
                 if handler is None:
                     raise RemoteError(f"unknown request {op!r}")
-                if op == "put":
-                    args = [decode_entries(args[0])]
-                result = handler(*args)
+                try:
+                    inspect.signature(handler).bind(*args)
+                    if op == "put":
+                        args = [decode_entries(args[0])]
+                    result = handler(*args)
+                except (TypeError, ValueError) as exc:  # wrong arity or argument types
+                    raise RemoteError(f"malformed {op} request: {exc}") from exc
                 if op == "get":
                     result = encode_entries(result)
                 channel.send(["ok", result])
