@@ -86,9 +86,15 @@ def encode_entries(entries: list[Entry]) -> list[list]:
 
 def decode_entries(raw: Any) -> list[Entry]:
     try:
-        return [Entry(int(t), bytes(k), int(n), int(f), bytes(s)) for t, k, n, f, s in raw]
+        entries = [Entry(int(t), k, int(n), int(f), s) for t, k, n, f, s in raw]
     except (TypeError, ValueError) as exc:
         raise RemoteError(f"malformed entries in a message: {exc}") from exc
+    # bytes(k) would turn a number into that many zero bytes (a huge one into a
+    # MemoryError): keys and stored bytes must arrive as msgpack binary
+    if not all(isinstance(e.key, bytes) and isinstance(e.stored, bytes) for e in entries):
+        raise RemoteError("malformed entries in a message: key and stored bytes must be "
+                          "binary")
+    return entries
 
 
 def error_reply(exc: VaultError) -> list:
