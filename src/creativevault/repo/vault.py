@@ -1273,6 +1273,8 @@ class Vault:
             head, entry = head_flat.get(path), cache.get(path)
             if entry is None and head is None:
                 continue  # not tracked: checkout rescues an untracked file in the way
+            if path not in target and not self._disk(path).exists():
+                continue  # deleted here and by the merge: nothing to lose
             dirty = entry is None or head is None or entry.mode != head.mode
             if not dirty and entry is not None and head is not None:
                 staged = _Content(entry.blob_id, entry.file_id)

@@ -379,6 +379,22 @@ def test_vault_merge_refuses_over_uncommitted_changes(vault: cv.Vault, proj: Pat
     assert vault.merge("field/laptop").kind == "merge"
 
 
+def test_vault_merge_allows_a_local_deletion_the_merge_also_makes(vault: cv.Vault,
+                                                                   proj: Path) -> None:
+    _diverged(vault, proj)
+    write(proj / "shot.txt", "s\n")
+    commit_all(vault, "shot on main")
+    vault.checkout("field/laptop")
+    vault.merge("main")  # field has shot.txt too now, then deletes it
+    vault.rm(["shot.txt"])
+    vault.commit("field drops the shot")
+    vault.checkout("main")
+    (proj / "shot.txt").unlink()  # deleted here too, not committed
+    report = vault.merge("field/laptop")
+    assert report.kind == "fast-forward" and "shot.txt" in report.deleted
+    assert vault.status().clean
+
+
 def test_vault_merge_carries_changes_to_files_it_does_not_change(vault: cv.Vault,
                                                                   proj: Path) -> None:
     _diverged(vault, proj)
