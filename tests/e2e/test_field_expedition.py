@@ -176,3 +176,30 @@ def test_field_expedition(tmp_path: Path, cvault) -> None:
     assert cvault(studio, "fsck").endswith(": ok\n")
     assert_git_clean(studio)
     assert re.match(r"^On branch main\n", cvault(studio, "status"))
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "field_expedition.py"
+
+
+def test_the_field_expedition_example_runs(tmp_path: Path, capsys, monkeypatch) -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("field_expedition_demo", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, demo)  # dataclasses look their module up
+    spec.loader.exec_module(demo)
+    out = tmp_path / "demo"
+    assert demo.main(["--out", str(out), "--frames", "3"]) == 0
+    text = capsys.readouterr().out
+    assert 'kept both: day01/DSC_00002.JPG (theirs as "day01/DSC_00002 (conflicted copy ' \
+           'from origin-main).JPG")' in text
+    assert "got back               day01/DSC_00002.DNG: sha256 matches" in text
+    assert (out / demo.MARKER).is_file()
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "keep.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(SystemExit, match="not a previous demo"):
+        demo.main(["--out", str(foreign)])
+    assert (foreign / "keep.jpg").read_bytes() == b"\xff\xd8"
