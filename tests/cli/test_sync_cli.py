@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -344,6 +345,31 @@ def _file_id(vault: cv.Vault, rev: str, path: str) -> str:
 
     blob = vault.git.commit_tree_flat(vault.resolve(rev))[path].blob_id
     return parse_pointer(vault.git.read_blob(blob)).oid
+
+
+def test_a_field_day_as_git_cvault_processes(studio, tmp_path):
+    """The same verbs through the real git binary (``git cvault`` on PATH)."""
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "git-cvault").exists():
+        pytest.skip("the git-cvault console script is not installed")
+    env = dict(os.environ, PATH=os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]))
+
+    def gc(cwd: Path, *args: str) -> str:
+        res = subprocess.run(["git", "cvault", *args], cwd=cwd, env=env, capture_output=True,
+                             text=True)
+        assert res.returncode == 0, (args, res.stdout, res.stderr)
+        return res.stdout
+
+    gc(tmp_path, "clone", str(studio), "cam")
+    cam = tmp_path / "cam"
+    write(cam / "shoot" / "f700.nef", creative_bytes("f700.nef", 300_000, seed=104))
+    assert gc(cam, "sync").startswith("Committed pending changes as ")
+    assert heads(studio)["refs/heads/field/cam"] == head(cam)
+    assert gc(studio, "merge", "field/cam").startswith("Updating ")
+    assert (studio / "shoot" / "f700.nef").read_bytes() == \
+        (cam / "shoot" / "f700.nef").read_bytes()
+    assert gc(cam, "push") == "To origin\nEverything up-to-date\n"
+    assert_git_clean(studio)
 
 
 # ----------------------------------------------------------------------------- pull / merge
