@@ -133,6 +133,12 @@ class Index:
             db.executemany(_INSERT.format(verb="INSERT OR IGNORE"),
                            (r.as_tuple() for r in rows))
 
+    def remove(self, etype: int, keys: Iterable[bytes]) -> None:
+        """Delete the rows of ``keys`` (one transaction); their bytes stay in the packs."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM entries WHERE type=? AND key=?",
+                           ((etype, k) for k in keys))
+
     def replace_pack(self, old_pack: str, moved: Iterable[IndexRow]) -> None:
         """Atomically point ``moved`` rows at their new pack and drop the rest of ``old_pack``."""
         with self._transaction() as db:

@@ -527,9 +527,10 @@ class Store:
         progress = progress or Progress()
         report = GcReport(dry_run=dry_run)
         dropped = {_parse_file_id(f) for f in file_ids}
+        journal = self.root / "drop-pending"
         with self.lock():
             progress.start("drop", None, "packs")
-            dead: set[bytes] = set()
+            dead: set[bytes] = set(self._read_drop_journal(journal))
             for key in sorted(dropped):
                 if self.index.contains(ENTRY_MANIFEST, key):
                     dead.add(key)
@@ -541,12 +542,36 @@ class Store:
                             row.key.hex()).chunks)
             packs = sorted({row.pack for key in dead for row in [self._any_row(key)]
                             if row is not None})
+            if not dry_run and dead:
+                # What is to go is written down first, then the dropped files vanish in one
+                # transaction: a crash between two pack rewrites never leaves a manifest
+                # whose chunks are gone, and the next drop finishes from the journal.
+                import msgpack
+
+                write_atomic(journal, msgpack.packb(sorted(dead), use_bin_type=True))
+                gone = sorted(k for k in dead if self.index.contains(ENTRY_MANIFEST, k))
+                self.index.remove(ENTRY_MANIFEST, gone)
+                report.removed_manifests += len(gone)
             for pack in packs:
                 progress.item(pack)
                 keep = {r.key for r in self.index.rows(pack=pack) if r.key not in dead}
                 self._gc_pack(pack, keep, report, dry_run)
+            if not dry_run:
+                journal.unlink(missing_ok=True)
             progress.finish()
         return report
+
+    @staticmethod
+    def _read_drop_journal(journal: Path) -> list[bytes]:
+        """Keys an interrupted drop had still to remove (empty when none, or unreadable:
+        then what is left is only unreferenced data, which gc reclaims)."""
+        import msgpack
+
+        try:
+            keys = msgpack.unpackb(journal.read_bytes(), raw=False)
+        except (OSError, ValueError, msgpack.UnpackException):
+            return []
+        return [bytes(k) for k in keys if isinstance(k, bytes) and len(k) == 32]
 
     def _any_row(self, key: bytes) -> IndexRow | None:
         return self.index.get(ENTRY_MANIFEST, key) or self.index.get(ENTRY_CHUNK, key)
