@@ -934,10 +934,6 @@ def test_full_drive_is_refused_before_anything_is_sent(studio, laptop, full, ok,
     assert "not enough free space" in err
 
 
-@pytest.mark.xfail(strict=True, reason="store.index opens index.sqlite in WAL mode, which "
-                   "must create its -wal/-shm files: on a drive with no byte free every "
-                   "command on that vault (push to it, even status/log) fails with exit 5 "
-                   "'cannot open the store index: disk I/O error', which reads as damage")
 def test_a_drive_with_no_byte_free_says_disk_full(studio, laptop, full, ok, cli):
     drive = full.path / "vault"
     ok(full.path, "init", str(drive))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from creativevault.errors import StoreFormatError
+from creativevault.errors import DiskFullError, StoreFormatError
 
 __all__ = ["INDEX_SCHEMA_VERSION", "Index", "IndexRow"]
 
@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS entries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_pack ON entries (pack);
 """
+
+
+def _volume_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._db = None  # type: ignore[assignment]
         try:
             self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None,
                                        check_same_thread=False)
@@ -78,6 +88,13 @@ class Index:
                 (version,) = self._db.execute(
                     "SELECT value FROM meta WHERE name='schema'").fetchone()
         except sqlite3.DatabaseError as exc:
+            if self._db is not None:
+                self._db.close()  # never keep a file open on a volume being unmounted
+            if isinstance(exc, sqlite3.OperationalError) and _volume_full(path):
+                # SQLite must create its -wal/-shm files: on a full volume that is an
+                # "I/O error", which is no damage
+                raise DiskFullError("the volume holding the store is full; cannot open "
+                                    "its index (free some space)", path=path) from exc
             raise StoreFormatError(f"cannot open the store index: {exc}", path=path) from exc
         if version != str(INDEX_SCHEMA_VERSION):
             self._db.close()
