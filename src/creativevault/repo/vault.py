@@ -55,7 +55,7 @@ from creativevault.repo.paths import (
 from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
-from creativevault.store import Store
+from creativevault.store import ChunkerParams, Store
 from creativevault.store.store import Opener
 from creativevault.types import Progress
 
@@ -322,8 +322,12 @@ class Vault:
 
     # ------------------------------------------------------------------ open / init
     @classmethod
-    def init(cls, path: str | Path, *, branch: str = "main") -> Vault:
-        """Make ``path`` a vault: a new folder, or an existing git repository (history kept)."""
+    def init(cls, path: str | Path, *, branch: str = "main",
+             chunker: ChunkerParams | None = None) -> Vault:
+        """Make ``path`` a vault: a new folder, or an existing git repository (history kept).
+
+        ``chunker`` sets a new store's chunking (a clone takes its source's, so the same
+        content cuts into the same chunks on both sides)."""
         worktree = Path(path).absolute()
         if (worktree / ".git").is_dir():
             git = GitRepo.discover(worktree)
@@ -335,7 +339,7 @@ class Vault:
                              path=worktree)
         else:
             git = GitRepo.init(worktree, branch=branch)
-        store = Store.init(git.git_dir / "cvault")
+        store = Store.init(git.git_dir / "cvault", chunker=chunker)
         ensure_default_blocks(git.worktree)
         install(git)
         return cls(git, store)
@@ -359,7 +363,12 @@ class Vault:
             git.close()
             raise NotAVaultError("a git repository but not a vault (run 'cvault init')",
                                  path=git.worktree)
-        return cls(git, Store.open(cvault_dir, opener=opener))
+        try:
+            store = Store.open(cvault_dir, opener=opener)
+        except BaseException:
+            git.close()  # nothing stays open on a drive that is about to be unplugged
+            raise
+        return cls(git, store)
 
     def close(self) -> None:
         self.store.close()

@@ -35,6 +35,7 @@ from creativevault.features.sync.remotes import (
 from creativevault.features.sync.urls import parse_url
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.repo.vault import Vault
+from creativevault.store import ChunkerParams
 from creativevault.store.durable import write_atomic
 from creativevault.types import Progress
 
@@ -206,7 +207,8 @@ def clone(source: str, dest: Path, *, name: str | None = None, content: bool = T
     peer = open_peer(url, options)
     try:
         info = peer.hello()
-        vault = Vault.open(dest) if resuming else Vault.init(dest)
+        chunker = ChunkerParams.from_json(info.get("chunker") or {})
+        vault = Vault.open(dest) if resuming else Vault.init(dest, chunker=chunker)
         try:
             git = vault.git
             if not resuming:
