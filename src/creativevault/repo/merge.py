@@ -20,9 +20,8 @@ Two pointers to the same content are the same version even when their blobs diff
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -121,61 +120,18 @@ def merge_base(git: GitRepo, ours: str, theirs: str) -> str | None:
 
 
 # ------------------------------------------------------------------------ text merge
-def _sync_regions(base: Sequence[bytes], a: Sequence[bytes], b: Sequence[bytes]
-                  ) -> list[tuple[int, int, int, int, int, int]]:
-    """Runs of lines unchanged on both sides: (base, base_end, a, a_end, b, b_end).
-
-    The merge3 algorithm (bzr, then the ``merge3`` package dulwich uses): intersect the
-    matching blocks of base/a and base/b; a sentinel region ends the list.
-    """
-    amatches = difflib.SequenceMatcher(None, base, a).get_matching_blocks()
-    bmatches = difflib.SequenceMatcher(None, base, b).get_matching_blocks()
-    regions = []
-    ia = ib = 0
-    while ia < len(amatches) and ib < len(bmatches):
-        abase, amatch, alen = amatches[ia]
-        bbase, bmatch, blen = bmatches[ib]
-        start, end = max(abase, bbase), min(abase + alen, bbase + blen)
-        if start < end:
-            asub = amatch + (start - abase)
-            bsub = bmatch + (start - bbase)
-            regions.append((start, end, asub, asub + end - start, bsub, bsub + end - start))
-        if abase + alen < bbase + blen:
-            ia += 1
-        else:
-            ib += 1
-    regions.append((len(base), len(base), len(a), len(a), len(b), len(b)))
-    return regions
-
-
-def _merge_groups(base: Sequence[bytes], a: Sequence[bytes], b: Sequence[bytes]
-                  ) -> Iterator[tuple[str, Sequence[bytes]]]:
-    """("unchanged"|"same"|"a"|"b", lines) or ("conflict", []) for each region."""
-    iz = ia = ib = 0
-    for zmatch, zend, amatch, aend, bmatch, bend in _sync_regions(base, a, b):
-        if amatch > ia or bmatch > ib:
-            old, mine, yours = base[iz:zmatch], a[ia:amatch], b[ib:bmatch]
-            if mine == yours:
-                yield "same", mine
-            elif old == mine:
-                yield "b", yours
-            elif old == yours:
-                yield "a", mine
-            else:
-                yield "conflict", []
-        if zend > zmatch:
-            yield "unchanged", base[zmatch:zend]
-        iz, ia, ib = zend, aend, bend
-
-
 def merge_text(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
-    """Line three-way merge like git's; ``None`` when the two sides' changes overlap."""
+    """Line three-way merge like git's; ``None`` when the two sides' changes overlap.
+
+    The merge3 algorithm (bzr's, packaged as ``merge3`` and used by dulwich)."""
+    from merge3 import Merge3
+
     out: list[bytes] = []
-    for kind, lines in _merge_groups(base.splitlines(True), ours.splitlines(True),
-                                     theirs.splitlines(True)):
-        if kind == "conflict":
+    merger = Merge3(base.splitlines(True), ours.splitlines(True), theirs.splitlines(True))
+    for group in merger.merge_groups():
+        if group[0] == "conflict":
             return None
-        out.extend(lines)
+        out.extend(group[1])
     return b"".join(out)
 
 
