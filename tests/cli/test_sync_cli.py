@@ -939,4 +939,7 @@ def test_a_drive_with_no_byte_free_says_disk_full(studio, laptop, full, ok, cli)
     ok(full.path, "init", str(drive))
     full.fill()
     ok(laptop, "remote", "add", "drive", str(drive))
-    one_line_error(cli(laptop, "push", "drive"), 7)
+    before = heads(drive)
+    err = one_line_error(cli(laptop, "push", "drive"), 7)
+    assert "index.sqlite" in err or "space" in err, err
+    assert heads(drive) == before
