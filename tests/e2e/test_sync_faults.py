@@ -162,34 +162,36 @@ def _run_and_kill(field: Path, studio: Path, *, pause: str, after: str | None,
     """Start ``cvault push`` and SIGKILL it on the marker ``after`` (a line '@@ ...') or,
     with ``min_bytes``, once the studio's packs folder holds that many bytes."""
     env = {**os.environ, "STEP": str(STEP), "PAUSE_AT": pause}
-    proc = subprocess.Popen([sys.executable, "-c", PUSHER, str(studio), BRANCH], cwd=field,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    errors = field.parent / "push-stderr.txt"  # a file: a full pipe would stall the push
+    with errors.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", PUSHER, str(studio), BRANCH],
+                                cwd=field, env=env, stdout=subprocess.PIPE, stderr=stderr)
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()  # read the fd itself: a buffered reader hides lines from select
     deadline = time.monotonic() + 30
+    pending = b""
     seen: list[str] = []
     try:
-        while time.monotonic() < deadline:
+        while True:
+            if time.monotonic() > deadline:
+                pytest.fail(f"no kill point within 30 s: {seen}")
             if min_bytes and _packs_bytes(studio) >= min_bytes:
                 break
-            ready, _, _ = select.select([proc.stdout], [], [], 0.005)
+            ready, _, _ = select.select([fd], [], [], 0.005)
             if not ready:
                 continue
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 4096)
+            if not chunk:
                 pytest.fail(f"the push ended before the kill point: {seen}\n"
-                            f"{proc.stderr.read() if proc.stderr else ''}")
-            seen.append(line.strip())
-            if after is not None and line.strip() == f"@@ {after}":
+                            f"{errors.read_text(errors='replace')}")
+            *lines, pending = (pending + chunk).split(b"\n")
+            seen.extend(line.decode().strip() for line in lines)
+            if after is not None and f"@@ {after}" in seen:
                 break
-        else:
-            pytest.fail(f"no kill point within 30 s: {seen}")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 
 
