@@ -428,6 +428,15 @@ def test_studio_pulls_a_field_branch_straight_from_the_laptop_path(studio, lapto
     assert (studio / "plan.txt").read_text() == "shot list\n"
     assert_git_clean(studio)
     assert ok(studio, "fsck").endswith(": ok\n")
+    # both sides edit the same frame: theirs is named after the branch, not an internal ref
+    write(laptop / "shoot" / "f030.nef", creative_bytes("f030.nef", 300_000, seed=54))
+    commit(ok, laptop, "field: f030 again")
+    write(studio / "shoot" / "f030.nef", creative_bytes("f030.nef", 300_000, seed=55))
+    commit(ok, studio, "studio: f030 retouched")
+    ok(studio, "pull", str(laptop), "field/laptop")
+    kept = studio / "shoot" / "f030 (conflicted copy from field-laptop).nef"
+    assert kept.read_bytes() == (laptop / "shoot" / "f030.nef").read_bytes()
+    assert "refs" not in git(studio, "log", "-1", "--format=%B")
 
 
 def _diverge(ok, studio: Path, laptop: Path, edit_studio, edit_laptop) -> None:

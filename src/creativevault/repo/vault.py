@@ -1210,14 +1210,16 @@ class Vault:
 
     # ------------------------------------------------------------------ merge
     def merge(self, rev: str, *, message: str | None = None, allow_unrelated: bool = False,
-              progress: Progress | None = None) -> MergeReport:
+              name: str | None = None, progress: Progress | None = None) -> MergeReport:
         """Bring ``rev`` into the current branch, keeping every version (``docs/merge.md``).
 
         Up to date when ``rev`` is already in HEAD's history; a fast-forward when HEAD is
         in ``rev``'s; otherwise a merge commit with parents [HEAD, rev] whose message lists
         the files kept both ways. Refuses, changing nothing, when files the merge would
         change hold uncommitted changes. Files whose content is not in this vault are
-        written as pointer text (``report.missing``).
+        written as pointer text (``report.missing``). ``name`` is how ``rev`` is called
+        in messages and conflicted-copy names (default: ``rev``; a pull from an address
+        passes the remote branch's name rather than cvault's internal ref).
         """
         progress = progress or Progress()
         branch = self.git.head_branch()
@@ -1225,6 +1227,7 @@ class Vault:
             raise UsageError("HEAD is detached; check out the branch to merge into first "
                              "('cvault checkout main')")
         theirs = self.resolve(rev)
+        rev = name or rev
         head = self.git.head_commit()
         report = MergeReport(rev=rev, kind="up-to-date", branch=branch, old_head=head,
                              head=head)

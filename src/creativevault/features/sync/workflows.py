@@ -124,11 +124,11 @@ def pull(vault: Vault, remote_spec: str | None, branch: str | None = None, *,
         report = fetch(vault, open_peer_, remote_name=remote.name, branches=[branch],
                        content=not _partial(vault), progress=progress)
     if remote.name:
-        tracking, message = f"{remote.name}/{branch}", None
+        tracking, name, message = f"{remote.name}/{branch}", None, None
     else:  # an address: the commit names the branch and where it came from, not our ref
-        tracking = f"refs/cvault/fetched/{branch}"
+        tracking, name = f"refs/cvault/fetched/{branch}", branch
         message = f"Merge {branch} from {remote.url} into {vault.git.head_branch()}"
-    merged = vault.merge(tracking, message=message, progress=progress)
+    merged = vault.merge(tracking, message=message, name=name, progress=progress)
     return PullReport(report, merged)
 
 
