@@ -34,3 +34,31 @@ def _file_id(vault: Vault) -> str:
     import hashlib
 
     return hashlib.sha256((vault.root / "plate.psd").read_bytes()).hexdigest()
+
+
+def test_a_push_that_is_not_a_fast_forward_sends_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from creativevault.errors import PushRejectedError
+    from creativevault.features.sync.workflows import push_branch
+
+    studio = Vault.init(tmp_path / "studio")
+    (studio.root / "a.psd").write_bytes(os.urandom(300_000))
+    studio.add([studio.root])
+    studio.commit("a")
+    studio.close()
+    clone(str(tmp_path / "studio"), tmp_path / "one", name="cam", options=PeerOptions())
+    clone(str(tmp_path / "studio"), tmp_path / "two", name="cam", options=PeerOptions())
+    for name, size in (("one", 200_000), ("two", 900_000)):
+        with Vault.open(tmp_path / name) as field:
+            (field.root / f"{name}.psd").write_bytes(os.urandom(size))
+            field.add([field.root])
+            field.commit(name)
+            if name == "one":
+                push_branch(field, None, None, options=PeerOptions())
+    packs = tmp_path / "studio" / ".git" / "cvault" / "packs"
+    before = sorted(p.name for p in packs.iterdir())
+    with Vault.open(tmp_path / "two") as field, pytest.raises(PushRejectedError,
+                                                               match="nothing was sent"):
+        push_branch(field, None, None, options=PeerOptions())
+    assert sorted(p.name for p in packs.iterdir()) == before

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from creativevault.errors import DiskFullError, UsageError
+from creativevault.errors import DiskFullError, PushRejectedError, UsageError
 from creativevault.features.sync.content import ContentRef, content_introduced
 from creativevault.features.sync.peers import Peer
 from creativevault.repo.gitsync import read_pack, write_pack
@@ -246,18 +246,24 @@ def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_nam
         if old != new:
             moves.append(RefChange(ref, old, new))
     head = info.get("head")
+    git = vault.git
     for move in moves:
         if head is not None and move.ref == f"refs/heads/{head}":
-            from creativevault.errors import PushRejectedError
-
             raise PushRejectedError(
                 f"refusing to update '{head}', the branch checked out in {label} (its "
                 "working files would no longer match); push to another branch (e.g. "
                 "field/NAME) and merge it there; nothing was sent")
+        # the remote would refuse a non-fast-forward after receiving everything: say so
+        # before sending anything
+        if move.old is not None and not force and (
+                not git.has_object(move.old) or move.old not in git.ancestors(move.new)):
+            raise PushRejectedError(
+                f"{move.ref[len('refs/heads/'):]} on {label} has commits this branch lacks "
+                "(not a fast-forward); pull and merge first, or push --force; nothing was "
+                "sent")
     report.refs = moves
     if not moves:
         return report
-    git = vault.git
     _commits, refs = content_introduced(git, [m.new for m in moves], remote_refs.values())
     send_content(vault, peer, refs, report, free=int(info.get("free", 0)), dry_run=dry_run,
                  progress=progress)
