@@ -17,6 +17,7 @@ import pytest
 
 import creativevault as cv
 from creativevault.errors import (
+    CorruptObjectError,
     DiskFullError,
     PushRejectedError,
     RemoteError,
@@ -480,3 +481,44 @@ def test_progress_reports_bytes_and_files(field: cv.Vault, studio: Path) -> None
         report = push(field, peer, [("main", BRANCH)], remote_name="studio", progress=seen)
     assert seen.total == seen.done == report.bytes
     assert seen.items == sorted(STORED)
+
+
+def test_a_push_that_cannot_fast_forward_is_refused_before_sending(field: cv.Vault,
+                                                                   studio: Path,
+                                                                   tmp_path: Path) -> None:
+    """Another laptop pushed to the same branch first: nothing of this push travels."""
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    with make_vault(tmp_path / "other", {"other.psd": creative_bytes("o.psd", MB, 5)}) as o, \
+            session(studio) as peer:
+        push(o, peer, [("main", "field/other")], remote_name="studio")
+    write(field.root / ART, edit_middle(FILES[ART]))
+    commit_all(field, "cover")
+    # the studio's field/laptop now points at a commit this laptop does not have
+    with cv.Vault.open(studio) as received:
+        received.git.update_ref(REF, received.git.branches()["field/other"],
+                                received.git.branches()[BRANCH], "test: moved elsewhere")
+    before = packs_of(studio)
+    peer = Recorder(local(studio))
+    with pytest.raises(PushRejectedError, match="fast-forward"):
+        push(field, peer, [("main", BRANCH)], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    assert not {"put", "put_pack", "update_refs"} & set(peer.calls)
+    assert packs_of(studio) == before
+
+
+def test_damage_in_the_senders_store_stops_the_push_at_the_sender(field: cv.Vault,
+                                                                  studio: Path) -> None:
+    key = field.store.read_manifest(file_id(field, "HEAD", RAW)).chunks[1][0]
+    row = field.store.index.get(ENTRY_CHUNK, key)
+    assert row is not None
+    with (field.store.packs_dir / row.pack).open("r+b") as f:
+        f.seek(row.offset + row.stored_len)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([last[0] ^ 0x20]))
+    with session(studio) as peer, pytest.raises(CorruptObjectError) as damaged:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert row.pack in str(damaged.value)  # names the sender's pack, not "arrived damaged"
+    assert refs_of(studio) == {}
+    assert_whole(studio)
