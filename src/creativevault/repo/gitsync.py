@@ -15,11 +15,12 @@ from typing import BinaryIO
 from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
 from dulwich.objects import ObjectID
 from dulwich.pack import write_pack_data
+from dulwich.refs import Ref
 
 from creativevault.errors import CorruptObjectError, GitError
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 
-__all__ = ["introduced_entries", "new_commits", "read_pack", "write_pack"]
+__all__ = ["introduced_entries", "move_branch", "new_commits", "read_pack", "write_pack"]
 
 
 def _oids(ids: Iterable[str]) -> list[ObjectID]:
@@ -78,3 +79,21 @@ def read_pack(git: GitRepo, read_all: Callable[[int], bytes], *, source: str) ->
     except OSError as exc:
         raise GitError(f"cannot store git objects from {source}: {exc.strerror or exc}"
                        ) from exc
+
+
+def move_branch(git: GitRepo, ref: str, new: str, old: str | None, message: str) -> bool:
+    """Point ``ref`` at ``new`` only if it still points at ``old`` (``None``: only if it
+    does not exist yet), in one atomic step; False when another writer got there first.
+
+    ``GitRepo.update_ref`` treats ``old=None`` as "set unconditionally", so two pushes
+    creating the same branch at once would both succeed, the second silently replacing
+    the first.
+    """
+    refs = git._repo.refs
+    committer = git.identity("COMMITTER").encode()
+    if old is None:
+        return refs.add_if_new(Ref(ref.encode()), ObjectID(new.encode()),
+                               committer=committer, message=message.encode())
+    return refs.set_if_equals(Ref(ref.encode()), ObjectID(old.encode()),
+                              ObjectID(new.encode()), committer=committer,
+                              message=message.encode())

@@ -31,7 +31,7 @@ from creativevault.features.sync.wire import (
     encode_entries,
     error_reply,
 )
-from creativevault.repo.gitsync import read_pack, write_pack
+from creativevault.repo.gitsync import move_branch, read_pack, write_pack
 from creativevault.repo.vault import Vault
 from creativevault.store.transfer import Entry, Ingest, missing_keys, read_entries
 
@@ -156,7 +156,9 @@ class VaultServer:
                     f"{lacking[0].path}); the ref was not moved, run the push again")
             plans.append((ref, have, new))
         for ref, have, new in plans:
-            git.update_ref(ref, new, have, f"push: from {who}")
+            if not move_branch(git, ref, new, have, f"push: from {who}"):
+                raise PushRejectedError(f"{ref} moved on the remote while this push was "
+                                        "moving it; run it again")
         return [ref for ref, _have, _new in plans]
 
     def close(self) -> None:
