@@ -25,6 +25,7 @@ import zstandard
 import creativevault as cv
 from creativevault.errors import (
     CorruptObjectError,
+    GitError,
     ObjectMissingError,
     PushRejectedError,
     RemoteError,
@@ -560,3 +561,32 @@ def test_absent_and_malformed_lookups_are_errors_not_crashes(remote: RemoteSide)
     assert peer.verify_files(["not-hex"]) == {"not-hex": "not here"}
     assert peer.put_done()["files"] == 0  # nothing was put: an empty report
     assert peer.hello()["refs"]  # the session is still usable
+
+
+def test_two_sessions_creating_the_same_ref_at_once(remote: RemoteSide, sender: cv.Vault,
+                                                    history: dict[str, str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second session creates the ref while the first is between its checks and its
+    write: the first must fail (its expected old value, none, no longer holds) instead of
+    silently replacing the other push."""
+    if remote.kind == "ssh":
+        pytest.skip("the interleaving is injected into a server in this process")
+    from creativevault.features.sync import server as server_mod
+
+    first, second = remote.peer, remote.connect()
+    deliver(first, sender, history["c2"])
+    deliver(first, sender, history["c3"])
+    real = server_mod.content_introduced
+    calls = {"n": 0}
+
+    def meanwhile(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first session has checked REF is absent ...
+            assert second.update_refs([(REF, None, history["c3"])], False, [],
+                                      "desktop") == [REF]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server_mod, "content_introduced", meanwhile)
+    with pytest.raises((PushRejectedError, GitError)):
+        first.update_refs([(REF, None, history["c2"])], False, [], "laptop")
+    assert remote.refs()[REF] == history["c3"]
