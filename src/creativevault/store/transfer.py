@@ -15,6 +15,7 @@ are indexed, in the same or an earlier pack.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,7 +256,20 @@ class Ingest:
             raise self._convert(exc) from exc
         # one transaction: a manifest is indexed with (or after) the chunks it names
         rows.sort(key=lambda r: r.type)
-        self.store.index.add(rows)
+        try:
+            self.store.index.add(rows)
+        except sqlite3.OperationalError as exc:
+            # the pack is durable but unindexed: nothing refers to it (gc reclaims it)
+            self._pending.clear()
+            self._pending_files.clear()
+            self._broken = True
+            if "full" in str(exc):
+                raise DiskFullError(f"disk full while indexing entries received into the "
+                                    f"store at {self.store.root}; what arrived before is "
+                                    "kept; free some space and run it again",
+                                    path=self.store.root) from exc
+            raise StoreError(f"cannot update the index of the store at {self.store.root}: "
+                             f"{exc}", path=self.store.root) from exc
         self._pending.clear()
         self._pending_files.clear()
         self.report.packs += 1
