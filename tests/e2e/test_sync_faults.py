@@ -328,20 +328,37 @@ def roomy_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transfer, "check_free_space", lambda *a, **k: None)
 
 
+@pytest.mark.parametrize("when", ["while a pack is written", "between a pack and its index"])
 def test_a_drive_that_fills_up_mid_transfer(field: Path, full_drive, small_steps: None,
-                                            roomy_checks: None) -> None:
+                                            roomy_checks: None, when: str) -> None:
+    from creativevault.store.pack import PackWriter
+
     drive_vault = full_drive.path / "vault"
     cv.Vault.init(drive_vault).close()
     filler: dict[str, Path] = {}
-    real_put = LocalPeer.put
+
+    def fill() -> None:
+        if "path" not in filler:  # another program fills the drive meanwhile
+            filler["path"] = full_drive.fill(leave=0 if "index" in when else STEP)
+
+    real_put, real_publish = LocalPeer.put, PackWriter.publish
 
     def put(self: LocalPeer, entries: list) -> dict:
-        if "path" not in filler:  # another program fills the drive meanwhile
-            filler["path"] = full_drive.fill(leave=STEP)
+        if "written" in when:
+            fill()
         return real_put(self, entries)
+
+    published: list[str] = []
+
+    def publish(self: PackWriter) -> str:
+        published.append(real_publish(self))
+        if "index" in when and len(published) == 2:  # the first pack is in the index
+            fill()
+        return published[-1]
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(LocalPeer, "put", put)
+        mp.setattr(PackWriter, "publish", publish)
         with pytest.raises(DiskFullError) as full:
             push_again(field, drive_vault)
     assert full.value.retriable and str(drive_vault) in str(full.value)
