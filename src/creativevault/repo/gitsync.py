@@ -17,8 +17,9 @@ from dulwich.objects import ObjectID
 from dulwich.pack import write_pack_data
 from dulwich.refs import Ref
 
-from creativevault.errors import CorruptObjectError, GitError
+from creativevault.errors import CorruptObjectError, DiskFullError, GitError
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
+from creativevault.store.durable import is_disk_full
 
 __all__ = ["introduced_entries", "move_branch", "new_commits", "read_pack", "write_pack"]
 
@@ -77,6 +78,10 @@ def read_pack(git: GitRepo, read_all: Callable[[int], bytes], *, source: str) ->
         # in an object), struct.error (cut in the header) or TypeError (cut after it)
         raise CorruptObjectError(f"git objects from {source} arrived damaged: {exc}") from exc
     except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"disk full while storing git objects from {source} in "
+                                f"{git.git_dir}; the content that arrived is kept; free "
+                                "some space and run it again", path=git.git_dir) from exc
         raise GitError(f"cannot store git objects from {source}: {exc.strerror or exc}"
                        ) from exc
 
