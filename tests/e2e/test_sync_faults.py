@@ -328,7 +328,8 @@ def roomy_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transfer, "check_free_space", lambda *a, **k: None)
 
 
-@pytest.mark.parametrize("when", ["while a pack is written", "between a pack and its index"])
+@pytest.mark.parametrize("when", ["while a pack is written", "between a pack and its index",
+                                  "while git objects are stored"])
 def test_a_drive_that_fills_up_mid_transfer(field: Path, full_drive, small_steps: None,
                                             roomy_checks: None, when: str) -> None:
     from creativevault.store.pack import PackWriter
@@ -339,14 +340,19 @@ def test_a_drive_that_fills_up_mid_transfer(field: Path, full_drive, small_steps
 
     def fill() -> None:
         if "path" not in filler:  # another program fills the drive meanwhile
-            filler["path"] = full_drive.fill(leave=0 if "index" in when else STEP)
+            filler["path"] = full_drive.fill(leave=STEP if "written" in when else 0)
 
-    real_put, real_publish = LocalPeer.put, PackWriter.publish
+    real_put, real_publish, real_put_pack = LocalPeer.put, PackWriter.publish, LocalPeer.put_pack
 
     def put(self: LocalPeer, entries: list) -> dict:
         if "written" in when:
             fill()
         return real_put(self, entries)
+
+    def put_pack(self: LocalPeer, data: bytes) -> None:
+        if "git" in when:
+            fill()
+        real_put_pack(self, data)
 
     published: list[str] = []
 
@@ -359,6 +365,7 @@ def test_a_drive_that_fills_up_mid_transfer(field: Path, full_drive, small_steps
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(LocalPeer, "put", put)
         mp.setattr(PackWriter, "publish", publish)
+        mp.setattr(LocalPeer, "put_pack", put_pack)
         with pytest.raises(DiskFullError) as full:
             push_again(field, drive_vault)
     assert full.value.retriable and str(drive_vault) in str(full.value)
