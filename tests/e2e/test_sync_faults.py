@@ -377,3 +377,16 @@ def test_a_drive_that_fills_up_mid_transfer(field: Path, full_drive, small_steps
     assert report.files + report.skipped_files == 3
     assert_arrived_whole(field, drive_vault)
     assert shutil.disk_usage(full_drive.path).free > 0
+
+
+def test_a_host_without_cvault_or_unreachable_says_so(studio: Path, sshd) -> None:
+    options = ssh_options(sshd)
+    options.remote_cvault = "/opt/nowhere/cvault"
+    with pytest.raises(RemoteError) as missing:
+        SshPeer(parse_url(sshd.url(studio)), options)
+    assert "/opt/nowhere/cvault" in str(missing.value)  # the remote shell's own words
+    closed = ssh_options(sshd)
+    closed.ssh_command = closed.ssh_command.replace(f"-p {sshd.port}", "-p 1")
+    with pytest.raises(RemoteError) as unreachable:
+        SshPeer(parse_url(sshd.url(studio).replace(f":{sshd.port}/", ":1/")), closed)
+    assert "refused" in str(unreachable.value).lower() or "port 1" in str(unreachable.value)
