@@ -15,13 +15,14 @@ from typing import BinaryIO
 from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
 from dulwich.objects import ObjectID
 from dulwich.pack import write_pack_data
-from dulwich.refs import Ref
+from dulwich.refs import Ref, check_ref_format
 
 from creativevault.errors import CorruptObjectError, DiskFullError, GitError
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.store.durable import is_disk_full
 
-__all__ = ["introduced_entries", "move_branch", "new_commits", "read_pack", "write_pack"]
+__all__ = ["introduced_entries", "is_branch_ref", "move_branch", "new_commits", "read_pack",
+           "write_pack"]
 
 
 def _oids(ids: Iterable[str]) -> list[ObjectID]:
@@ -102,3 +103,10 @@ def move_branch(git: GitRepo, ref: str, new: str, old: str | None, message: str)
     return refs.set_if_equals(Ref(ref.encode()), ObjectID(old.encode()),
                               ObjectID(new.encode()), committer=committer,
                               message=message.encode())
+
+
+def is_branch_ref(ref: str) -> bool:
+    """True for ``refs/heads/<name>`` with a name git accepts (``git check-ref-format``:
+    no spaces, ``:``, ``~``, ``..``, ``//``, trailing ``/`` or ``.lock``, ...)."""
+    return (ref.startswith("refs/heads/") and len(ref) > len("refs/heads/")
+            and check_ref_format(Ref(ref.encode())))

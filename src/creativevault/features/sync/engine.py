@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from creativevault.errors import DiskFullError, PushRejectedError, UsageError
 from creativevault.features.sync.content import ContentRef, content_introduced
 from creativevault.features.sync.peers import Peer
-from creativevault.repo.gitsync import read_pack, write_pack
+from creativevault.repo.gitsync import is_branch_ref, read_pack, write_pack
 from creativevault.repo.vault import Vault
 from creativevault.store.durable import FREE_SPACE_MARGIN
 from creativevault.store.manifest import Manifest
@@ -242,6 +242,8 @@ def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_nam
     for rev, branch in updates:
         new = vault.resolve(rev)
         ref = f"refs/heads/{branch}"
+        if not is_branch_ref(ref):
+            raise UsageError(f"'{branch}' is not a valid branch name; nothing was sent")
         old = remote_refs.get(ref)
         if old != new:
             moves.append(RefChange(ref, old, new))

@@ -31,7 +31,7 @@ from creativevault.features.sync.wire import (
     encode_entries,
     error_reply,
 )
-from creativevault.repo.gitsync import move_branch, read_pack, write_pack
+from creativevault.repo.gitsync import is_branch_ref, move_branch, read_pack, write_pack
 from creativevault.repo.vault import Vault
 from creativevault.store.transfer import Entry, Ingest, missing_keys, read_entries
 
@@ -131,8 +131,9 @@ class VaultServer:
         current = {f"refs/heads/{b}": c for b, c in git.branches().items()}
         plans: list[tuple[str, str | None, str]] = []
         for ref, old, new in updates:
-            if not ref.startswith("refs/heads/") or ".." in ref:
-                raise UsageError(f"cannot push to {ref}: only branches (refs/heads/...)")
+            if not is_branch_ref(ref):
+                raise UsageError(f"cannot push to {ref}: only branches (refs/heads/NAME, "
+                                 "a name git accepts)")
             if head is not None and ref == f"refs/heads/{head}":
                 raise PushRejectedError(
                     f"refusing to update '{head}', the branch checked out in "
