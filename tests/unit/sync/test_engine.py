@@ -522,3 +522,16 @@ def test_damage_in_the_senders_store_stops_the_push_at_the_sender(field: cv.Vaul
     assert row.pack in str(damaged.value)  # names the sender's pack, not "arrived damaged"
     assert refs_of(studio) == {}
     assert_whole(studio)
+
+
+@pytest.mark.parametrize("branch", ["a b", "field/x.lock", "field//x", "x:y", "x~1", ""])
+def test_a_branch_name_git_refuses_is_refused_before_anything_moves(field: cv.Vault,
+                                                                    studio: Path,
+                                                                    branch: str) -> None:
+    peer = Recorder(local(studio))
+    with pytest.raises(UsageError, match="branch"):
+        push(field, peer, [("main", branch)], remote_name="studio")  # type: ignore[arg-type]
+    peer.peer.close()
+    assert not {"put", "put_pack", "update_refs"} & set(peer.calls)
+    assert refs_of(studio) == {}
+    assert not [r for r in field.git.all_ref_targets() if r.startswith("refs/remotes/")]
