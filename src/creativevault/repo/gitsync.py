@@ -17,12 +17,16 @@ from dulwich.objects import ObjectID
 from dulwich.pack import write_pack_data
 from dulwich.refs import Ref, check_ref_format
 
-from creativevault.errors import CorruptObjectError, DiskFullError, GitError
+from creativevault.errors import CorruptObjectError, DiskFullError, GitError, ObjectMissingError
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.store.durable import is_disk_full
 
 __all__ = ["introduced_entries", "is_branch_ref", "move_branch", "new_commits", "read_pack",
            "write_pack"]
+
+
+def _is_object_id(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
 
 
 def _oids(ids: Iterable[str]) -> list[ObjectID]:
@@ -60,9 +64,15 @@ def introduced_entries(git: GitRepo, commits: Iterable[str]) -> list[tuple[str, 
 def write_pack(git: GitRepo, wants: Iterable[str], haves: Iterable[str], out: BinaryIO) -> int:
     """Write a pack of the objects needed for ``wants`` given the receiver has ``haves``;
     return the number of objects (0 writes nothing)."""
+    wants = list(wants)
+    for want in wants:
+        if not (_is_object_id(want) and git.has_object(want)):
+            raise ObjectMissingError(f"commit {want} is not in this repository",
+                                     path=git.git_dir)
     store = git._repo.object_store
     count, records = store.generate_pack_data(
-        _oids(h for h in haves if git.has_object(h)), _oids(wants), ofs_delta=False)
+        _oids(h for h in haves if _is_object_id(h) and git.has_object(h)), _oids(wants),
+        ofs_delta=False)
     if count == 0:
         return 0
     write_pack_data(out.write, records, git._repo.object_format, num_records=count)
