@@ -348,6 +348,10 @@ def test_git_packs_round_trip(remote: RemoteSide, sender: cv.Vault, tmp_path: Pa
         for commit in (tip, remote.main):
             assert third.git.has_object(commit)
             assert third.git.commit_tree_flat(commit)
+    # Commits the remote does not have, or that are not commit ids, are errors.
+    for unknown in ("0" * 40, "not-an-id"):
+        with pytest.raises(ObjectMissingError):
+            peer.get_pack([unknown], [])
     # A holder of the tip needs nothing more.
     assert peer.get_pack([tip], [tip]) == b""
     # haves the server does not know are ignored, not an error
