@@ -18,6 +18,7 @@ from creativevault.errors import (
     ObjectMissingError,
     PushRejectedError,
     RemoteError,
+    RevisionNotFoundError,
     StoreError,
     UsageError,
     VaultError,
@@ -145,6 +146,10 @@ class VaultServer:
                                         "run it again")
             if not git.has_object(new):
                 raise PushRejectedError(f"{ref}: commit {new[:12]} has not arrived")
+            try:
+                git.commit(new)
+            except RevisionNotFoundError as exc:  # a tree or a blob: a branch names commits
+                raise PushRejectedError(f"{ref}: {new[:12]} is not a commit") from exc
             if have is not None and not force and have not in git.ancestors(new):
                 raise PushRejectedError(f"{ref} has commits this push lacks (not a "
                                         "fast-forward); pull and merge first")
