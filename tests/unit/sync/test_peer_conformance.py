@@ -469,6 +469,13 @@ def test_update_refs_moves_only_branches_and_all_or_nothing(remote: RemoteSide,
         # a drive path raises it as it is
         with pytest.raises((UsageError, RemoteError), match="branch"):
             peer.update_refs([(ref, None, history["c1"])], False, [], "laptop")
+    # A branch names a commit, never a tree or a file.
+    with cv.Vault.open(remote.path) as vault:
+        tree = vault.git.commit(history["c2"]).tree
+        blob = next(iter(vault.git.commit_tree_flat(history["c2"]).values())).blob_id
+    for not_a_commit in (tree, blob):
+        with pytest.raises(PushRejectedError, match="not a commit"):
+            peer.update_refs([(REF, None, not_a_commit)], False, [], "laptop")
     # The second update is refused, so the first (valid) one does not move either.
     with pytest.raises(PushRejectedError):
         peer.update_refs([(REF, None, history["c1"]),
