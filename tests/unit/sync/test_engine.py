@@ -29,6 +29,7 @@ from creativevault.features.sync.peers import (
     LocalPeer,
     Peer,
     PeerOptions,
+    SshPeer,
     stream_pair_for_tests,
 )
 from creativevault.features.sync.urls import parse_url
@@ -46,6 +47,7 @@ from tests.unit.sync import (
     file_id,
     make_vault,
     sha256,
+    ssh_options,
     studio_files,
 )
 from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, write
@@ -137,15 +139,23 @@ class Recorder:
 
 # -- push, then fetch into a third vault -------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["local", "stream"])
+@pytest.mark.parametrize("kind", ["local", "stream", "ssh"])
 def test_push_to_an_empty_vault_then_fetch_into_a_third(field: cv.Vault, studio: Path,
-                                                        third: cv.Vault, kind: str) -> None:
+                                                        third: cv.Vault, kind: str,
+                                                        request: pytest.FixtureRequest
+                                                        ) -> None:
     c1 = field.git.head_commit()
     assert c1 is not None
-    if kind == "local":
-        peer: Peer = local(studio)
-    else:
-        peer, _thread = stream_pair_for_tests(studio)
+
+    def connect() -> Peer:
+        if kind == "local":
+            return local(studio)
+        if kind == "stream":
+            return stream_pair_for_tests(studio)[0]
+        sshd = request.getfixturevalue("sshd")
+        return SshPeer(parse_url(sshd.url(studio)), ssh_options(sshd))
+
+    peer = connect()
     with_chunks, plain_bytes = chunk_plan(field, "HEAD", STORED)
     try:
         report = push(field, peer, [("main", BRANCH)], remote_name="studio")
@@ -161,7 +171,7 @@ def test_push_to_an_empty_vault_then_fetch_into_a_third(field: cv.Vault, studio:
         for path, data in FILES.items():
             assert catted(received, c1, path) == data, path
 
-    peer = local(studio) if kind == "local" else stream_pair_for_tests(studio)[0]
+    peer = connect()
     try:
         got = fetch(third, peer, remote_name="studio")
     finally:
