@@ -219,8 +219,10 @@ class Ingest:
         size = self.verify(entry)
         try:
             if self._pack is None:
-                check_free_space(self.store.root, self.publish_every,
-                                 name=f"entries arriving into {self.store.root}")
+                # the entry itself plus the safety margin: the sender already checked the
+                # whole transfer against the free space (asking for publish_every here
+                # refused a 5 MB push into a drive with 70 MB free that the plan accepted)
+                check_free_space(self.store.root, entry.wire_size, name="received entries")
                 self._pack = PackWriter(self.store.packs_dir, self.store.opener)
             offset = self._pack.append(entry.etype, entry.key, entry.stored, entry.plain_len,
                                        entry.flags)
