@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -545,3 +546,25 @@ def test_a_branch_name_git_refuses_is_refused_before_anything_moves(field: cv.Va
     assert not {"put", "put_pack", "update_refs"} & set(peer.calls)
     assert refs_of(studio) == {}
     assert not [r for r in field.git.all_ref_targets() if r.startswith("refs/remotes/")]
+
+
+def test_a_push_that_fits_with_the_margin_is_accepted_by_the_receiver(
+        field: cv.Vault, studio: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan and the receiver agree: 5 MB into a drive with 70 MB free (the 64 MiB
+    safety margin included) goes through; 60 MB free is refused before anything moves."""
+    real = shutil.disk_usage
+    free = {"bytes": 70 * MB}
+
+    def studio_drive(path: Any) -> Any:
+        usage = real(path)
+        return usage._replace(free=free["bytes"]) if str(path).startswith(str(studio)) \
+            else usage
+
+    monkeypatch.setattr(shutil, "disk_usage", studio_drive)
+    free["bytes"] = 60 * MB
+    with session(studio) as peer, pytest.raises(DiskFullError, match="nothing was sent"):
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    free["bytes"] = 70 * MB
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.files == 3 and refs_of(studio) == {REF: field.git.head_commit()}
