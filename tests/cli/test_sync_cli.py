@@ -940,7 +940,7 @@ def test_full_drive_is_refused_before_anything_is_sent(studio, laptop, full, ok,
     assert "refs/remotes/drive/field/laptop" not in heads(laptop)
     # a clone onto the full drive stops before receiving content, with the same code
     err = one_line_error(cli(full.path, "clone", str(studio), "copy"), 7)
-    assert "not enough free space" in err
+    assert "not enough free space" in err and "no content was received" in err
 
 
 def test_a_drive_with_no_byte_free_says_disk_full(studio, laptop, full, ok, cli):

@@ -96,10 +96,11 @@ def _batched(items: list, size: int) -> Iterator[list]:
         yield items[i:i + size]
 
 
-def _check_space(free: int, needed: int, where: str) -> None:
+def _check_space(free: int, needed: int, where: str, *, nothing: str = "nothing was sent"
+                 ) -> None:
     if needed and free <= needed + FREE_SPACE_MARGIN:
-        raise DiskFullError(f"not enough free space on {where} for this transfer; nothing "
-                            "was sent", expected=f">{needed + FREE_SPACE_MARGIN} bytes free",
+        raise DiskFullError(f"not enough free space on {where} for this transfer; {nothing}",
+                            expected=f">{needed + FREE_SPACE_MARGIN} bytes free",
                             actual=f"{free} bytes free")
 
 
@@ -194,7 +195,8 @@ def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
     keys = list(dict.fromkeys(k for r in todo for k, _ in manifests[r.file_id].chunks))
     plans = _plan_files(todo, manifests, set(missing_keys(store, ENTRY_CHUNK, keys)))
     total = sum(length for p in plans for _k, length in p.chunks)
-    _check_space(shutil.disk_usage(store.root).free, total, str(vault.root))
+    _check_space(shutil.disk_usage(store.root).free, total, str(vault.root),
+                 nothing="no content was received")
     report.files += len(plans)
     report.chunks += sum(len(p.chunks) for p in plans)
     report.bytes += total

@@ -143,8 +143,8 @@ class StreamPeer:
         return reply
 
     def _lost(self, exc: ConnectionLost) -> RemoteError:
-        return ConnectionLost(f"{exc.message} ({self.name}); what was verified on arrival "
-                              "is kept: run the same command again to resume")
+        return ConnectionLost(f"{exc.message}; what was verified on arrival is kept: run "
+                              "the same command again to resume")
 
     def call(self, op: str, *args: Any) -> Any:
         try:
