@@ -73,3 +73,21 @@ def test_progress_bar_throttles(monkeypatch):
     assert stream.getvalue() == drawn  # no redraw within min_interval
     bar.finish()
     assert "20.0%" in stream.getvalue()
+
+
+def test_progress_bar_counts_bytes_and_files(monkeypatch):
+    clock = iter([float(i) for i in range(100)])
+    monkeypatch.setattr("creativevault.cli.output.time.monotonic", lambda: next(clock))
+    stream = Tty()
+    bar = BarProgress(stream, min_interval=0.1)
+    bar.start("push origin", 4096)
+    bar.expect_items(5)
+    bar.item("day01/DSC_0001.NEF")
+    bar.advance(1024)
+    bar.item("day01/DSC_0002.NEF")
+    bar.advance(1024)
+    text = stream.getvalue().rsplit("\r", 1)[-1]
+    assert text.startswith("push origin: [") and "2.0 KiB/4.0 KiB" in text
+    assert "2/5 files" in text
+    bar.start("fetch", 10)  # a new phase forgets the file count
+    assert "files" not in stream.getvalue().rsplit("\r", 1)[-1]
