@@ -41,7 +41,7 @@ MB/s = logical bytes of the frames moved (10^6) / time.
 
 **Verification.** After the last no-change run every studio is checked against the
 generator's SHA-256 manifest, every file (5,200 frames): cvault reads each file of the
-studio's ``field/cam`` through ``Vault.cat`` (a child); rsync's studio folder is hashed;
+studio's ``field/cam`` from the studio's store as ``Vault.cat`` does (a child); rsync's studio folder is hashed;
 for git-annex every key of the field is located in the studio
 (``git annex contentlocation``), hashed, and the studio's ``main`` must list every path.
 A tool whose studio differs is reported as FAILED.
@@ -357,23 +357,34 @@ class _Hasher:
 
 
 def _task_verify_cvault(studio: str, ref: str, manifest: str) -> dict[str, Any]:
-    """Every file of ``ref`` in the studio vault read back through ``Vault.cat``."""
+    """Every file of ``ref`` in the studio vault read back from its store and hashed.
+
+    This is what ``Vault.cat`` does, with the commit's tree flattened once: ``cat``
+    flattens it on every call, so catting each of 12,000 files one by one is quadratic
+    (660 s here against ~20 s)."""
     import creativevault as cv
+    from creativevault.errors import NotAPointerError
+    from creativevault.repo.pointer import parse_pointer
 
     expected = _expected(manifest)
-    paths = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", ref], cwd=studio,
-                           capture_output=True, check=True).stdout.decode().split("\0")
     got: dict[str, str] = {}
     errors: list[str] = []
     with cv.Vault.open(studio) as vault:
-        for p in filter(None, paths):
+        flat = vault.git.commit_tree_flat(vault.resolve(ref))
+        for path, entry in flat.items():
+            data = vault.git.read_blob(entry.blob_id)
+            try:
+                ptr = parse_pointer(data, path=path)
+            except NotAPointerError:  # a text file kept in git (the XMP sidecars)
+                got[path] = hashlib.sha256(data).hexdigest()
+                continue
             hasher = _Hasher()
             try:
-                vault.cat(f"{ref}:{p}", hasher)  # type: ignore[arg-type]
+                vault.store.write_file_to(ptr.oid, hasher)  # type: ignore[arg-type]
             except Exception as e:  # noqa: BLE001 - reported, not raised
-                errors.append(f"{p}: {type(e).__name__}: {e}")
+                errors.append(f"{path}: {type(e).__name__}: {e}")
                 continue
-            got[p] = hasher.h.hexdigest()
+            got[path] = hasher.h.hexdigest()
     verdict = _compare(expected, got)
     if errors:
         verdict = f"FAILED: {len(errors)} unreadable (e.g. {errors[0]}); {verdict}"
