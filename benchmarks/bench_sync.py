@@ -686,7 +686,8 @@ def report(res: dict[str, Any], markdown: bool = False) -> list[str]:
     if markdown:
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
-        lines += ["| " + " | ".join([r[0].strip()] + r[1:]) + " |" for r in rows]
+        lines += ["| " + " | ".join([("· " if r[0].startswith("  ") else "") + r[0].strip()]
+                                    + r[1:]) + " |" for r in rows]
     else:
         widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]
         fmt_row = lambda r: "  ".join(  # noqa: E731
