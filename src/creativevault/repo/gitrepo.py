@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dulwich.diff_tree import tree_changes
-from dulwich.errors import NotGitRepository
+from dulwich.errors import NotGitRepository, NotTreeError
 from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.objectspec import parse_commit
@@ -226,6 +226,20 @@ class GitRepo:
             out[entry.path.decode("utf-8", "surrogateescape")] = FlatEntry(
                 entry.mode, entry.sha.decode())
         return out
+
+    def entry_at(self, commit_id: str, path: str) -> FlatEntry | None:
+        """The tree entry of one file of a commit (no walk of the whole tree), or None."""
+        from dulwich.object_store import tree_lookup_path
+
+        tree = self._repo.object_store[_oid(self.commit(commit_id).tree)]
+        try:
+            mode, sha = tree_lookup_path(self._repo.object_store.__getitem__, tree.id,
+                                         path.encode("utf-8", "surrogateescape"))
+        except (KeyError, NotTreeError):
+            return None
+        if statmod.S_ISDIR(mode) or mode == _MODE_GITLINK:
+            return None
+        return FlatEntry(mode, sha.decode())
 
     def commit_tree_flat(self, commit_id: str | None) -> dict[str, FlatEntry]:
         if commit_id is None:

@@ -835,10 +835,10 @@ class Vault:
                 raise PathNotFoundError("is not staged", path=rel)
             blob_id = entry.blob_id
         else:
-            flat = self.git.commit_tree_flat(self.resolve(rev))
-            if rel not in flat:
+            found = self.git.entry_at(self.resolve(rev), rel) if rel else None
+            if found is None:
                 raise PathNotFoundError(f"does not exist in {rev}", path=rel)
-            blob_id = flat[rel].blob_id
+            blob_id = found.blob_id
         data = self.git.read_blob(blob_id)
         try:
             ptr = parse_pointer(data, path=rel)

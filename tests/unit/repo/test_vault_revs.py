@@ -32,3 +32,25 @@ def test_rescue_names_resolve_everywhere(tmp_path: Path) -> None:
     with pytest.raises(RevisionNotFoundError):
         vault.log("HEAD~5")
     vault.close()
+
+
+def test_cat_finds_one_path_without_flattening_the_tree(tmp_path: Path, monkeypatch) -> None:
+    from creativevault.errors import PathNotFoundError
+    from creativevault.repo.gitrepo import GitRepo
+
+    root = tmp_path / "proj"
+    (root / "shots" / "day1").mkdir(parents=True)
+    (root / "shots" / "day1" / "a.jpg").write_bytes(b"\xff\xd8" + b"a" * 9000)
+    (root / "notes.txt").write_text("n\n")
+    vault = cv.Vault.init(root)
+    vault.add(["."])
+    vault.commit("v1")
+    # reading many files one by one from a big commit must not walk the whole tree each time
+    monkeypatch.setattr(GitRepo, "commit_tree_flat", lambda *a: pytest.fail("flattened"))
+    buf = io.BytesIO()
+    vault.cat("HEAD:shots/day1/a.jpg", buf)
+    assert buf.getvalue() == b"\xff\xd8" + b"a" * 9000
+    for missing in ("HEAD:shots/day1", "HEAD:notes.txt/x", "HEAD:nope.jpg", "HEAD:"):
+        with pytest.raises(PathNotFoundError):
+            vault.cat(missing, io.BytesIO())
+    vault.close()
