@@ -119,6 +119,24 @@ def _plan_files(refs: Iterable[ContentRef], manifests: dict[str, Manifest],
     return plans
 
 
+def _plain_bytes(plans: list[_FilePlan]) -> int:
+    return sum(length for p in plans for _k, length in p.chunks)
+
+
+def _begin(report: TransferReport, plans: list[_FilePlan], dry_run: bool,
+           progress: Progress) -> bool:
+    """Count the plan into the report; start the progress bar when there is work to do."""
+    total = _plain_bytes(plans)
+    report.files += len(plans)
+    report.chunks += sum(len(p.chunks) for p in plans)
+    report.bytes += total
+    if dry_run or not plans:
+        return False
+    progress.start(f"{report.direction} {report.remote}", total, "B")
+    progress.expect_items(len(plans))
+    return True
+
+
 # -- content: this vault -> peer ---------------------------------------------------------
 
 def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: TransferReport,
@@ -141,15 +159,9 @@ def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: 
     for batch in _batched(keys, _KEYS_PER_QUERY):
         lacking_chunks.update(peer.missing(ENTRY_CHUNK, batch))
     plans = _plan_files(todo, manifests, lacking_chunks)
-    total = sum(length for p in plans for _k, length in p.chunks)
-    _check_space(free, total, peer.name)
-    report.files += len(plans)
-    report.chunks += sum(len(p.chunks) for p in plans)
-    report.bytes += total
-    if dry_run or not plans:
+    _check_space(free, _plain_bytes(plans), peer.name)
+    if not _begin(report, plans, dry_run, progress):
         return
-    progress.start(f"{report.direction} {report.remote}", total, "B")
-    progress.expect_items(len(plans))
     batch: list[Entry] = []
     size = 0
     try:
@@ -194,16 +206,10 @@ def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
     manifests = {fid: manifest_of(e) for fid, e in manifest_entries.items()}
     keys = list(dict.fromkeys(k for r in todo for k, _ in manifests[r.file_id].chunks))
     plans = _plan_files(todo, manifests, set(missing_keys(store, ENTRY_CHUNK, keys)))
-    total = sum(length for p in plans for _k, length in p.chunks)
-    _check_space(shutil.disk_usage(store.root).free, total, str(vault.root),
+    _check_space(shutil.disk_usage(store.root).free, _plain_bytes(plans), str(vault.root),
                  nothing="no content was received")
-    report.files += len(plans)
-    report.chunks += sum(len(p.chunks) for p in plans)
-    report.bytes += total
-    if dry_run or not plans:
+    if not _begin(report, plans, dry_run, progress):
         return
-    progress.start(f"{report.direction} {report.remote}", total, "B")
-    progress.expect_items(len(plans))
     with Ingest(store, progress=progress) as ingest:
         keys_batch: list[bytes] = []
         size = 0
