@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from creativevault.errors import GitError, NotAPointerError, PointerError
+from creativevault.errors import GitError, NotAPointerError, PointerError, PushRejectedError
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.repo.gitsync import introduced_entries, new_commits
 from creativevault.repo.pointer import MAX_POINTER_SIZE, parse_pointer
 
-__all__ = ["ContentRef", "content_introduced", "content_of", "paths_by_content"]
+__all__ = ["ContentRef", "check_branch_move", "content_introduced", "content_of",
+           "paths_by_content"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,21 @@ def content_introduced(git: GitRepo, tips: Iterable[str], known: Iterable[str]
             refs.setdefault(fid, ref)
     ordered = dict(sorted(refs.items(), key=lambda kv: kv[1].path))
     return commits, ordered
+
+
+def check_branch_move(git: GitRepo, ref: str, old: str | None, new: str, *,
+                      head: str | None, force: bool, where: str, tail: str = "") -> None:
+    """The rules every branch move between vaults obeys, checked by the sender before it
+    sends anything and by the receiver before it moves the ref: never the branch checked
+    out at ``where`` (``head``), and a fast-forward unless ``force`` (an ``old`` commit
+    this vault lacks cannot be an ancestor). ``tail`` ends the messages."""
+    if head is not None and ref == f"refs/heads/{head}":
+        raise PushRejectedError(
+            f"refusing to update '{head}', the branch checked out in {where} (its working "
+            f"files would no longer match); push to another branch (e.g. field/NAME) and "
+            f"merge it there{tail}")
+    if old is not None and not force and (not git.has_object(old)
+                                          or old not in git.ancestors(new)):
+        raise PushRejectedError(
+            f"{ref.removeprefix('refs/heads/')} on {where} has commits this push lacks (not "
+            f"a fast-forward); pull and merge first, or push --force{tail}")

@@ -17,8 +17,12 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from creativevault.errors import DiskFullError, PushRejectedError, UsageError
-from creativevault.features.sync.content import ContentRef, content_introduced
+from creativevault.errors import DiskFullError, UsageError
+from creativevault.features.sync.content import (
+    ContentRef,
+    check_branch_move,
+    content_introduced,
+)
 from creativevault.features.sync.peers import Peer
 from creativevault.repo.gitsync import is_branch_ref, read_pack, write_pack
 from creativevault.repo.vault import Vault
@@ -257,20 +261,9 @@ def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_nam
             moves.append(RefChange(ref, old, new))
     head = info.get("head")
     git = vault.git
-    for move in moves:
-        if head is not None and move.ref == f"refs/heads/{head}":
-            raise PushRejectedError(
-                f"refusing to update '{head}', the branch checked out in {label} (its "
-                "working files would no longer match); push to another branch (e.g. "
-                "field/NAME) and merge it there; nothing was sent")
-        # the remote would refuse a non-fast-forward after receiving everything: say so
-        # before sending anything
-        if move.old is not None and not force and (
-                not git.has_object(move.old) or move.old not in git.ancestors(move.new)):
-            raise PushRejectedError(
-                f"{move.ref[len('refs/heads/'):]} on {label} has commits this branch lacks "
-                "(not a fast-forward); pull and merge first, or push --force; nothing was "
-                "sent")
+    for move in moves:  # what the remote would refuse after receiving everything
+        check_branch_move(git, move.ref, move.old, move.new, head=head, force=force,
+                          where=label, tail="; nothing was sent")
     report.refs = moves
     if not moves:
         return report

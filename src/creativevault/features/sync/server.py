@@ -23,7 +23,7 @@ from creativevault.errors import (
     UsageError,
     VaultError,
 )
-from creativevault.features.sync.content import content_introduced
+from creativevault.features.sync.content import check_branch_move, content_introduced
 from creativevault.features.sync.wire import (
     PROTOCOL,
     Channel,
@@ -135,11 +135,6 @@ class VaultServer:
             if not is_branch_ref(ref):
                 raise UsageError(f"cannot push to {ref}: only branches (refs/heads/NAME, "
                                  "a name git accepts)")
-            if head is not None and ref == f"refs/heads/{head}":
-                raise PushRejectedError(
-                    f"refusing to update '{head}', the branch checked out in "
-                    f"{self.vault.root} (its working files would no longer match); push "
-                    "to another branch (e.g. field/NAME) and merge it there")
             have = current.get(ref)
             if have != (old or None):
                 raise PushRejectedError(f"{ref} moved on the remote since this push began; "
@@ -150,9 +145,8 @@ class VaultServer:
                 git.commit(new)
             except RevisionNotFoundError as exc:  # a tree or a blob: a branch names commits
                 raise PushRejectedError(f"{ref}: {new[:12]} is not a commit") from exc
-            if have is not None and not force and have not in git.ancestors(new):
-                raise PushRejectedError(f"{ref} has commits this push lacks (not a "
-                                        "fast-forward); pull and merge first")
+            check_branch_move(git, ref, have, new, head=head, force=force,
+                              where=str(self.vault.root))
             _commits, content = content_introduced(git, [new], current.values())
             lacking = [c for fid, c in content.items()
                        if fid not in unavailable_set and not self.vault.store.has_file(fid)]
