@@ -77,11 +77,11 @@ from benchmarks.peers import (
     GNU_TIME,
     TOOL_FILES,
     StepFailed,
-    _env,
     _first_line,
     _loadavg,
     _store_bytes,
     measure,
+    prepare_work,
 )
 from benchmarks.run import add_child_arguments, code_version, machine_info, run_child, serve_child
 
@@ -485,17 +485,7 @@ def _print_phase(tool: SyncTool, key: str, rec: dict[str, Any] | None, nbytes: i
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     out = args.out.resolve()
-    work = out / "work-sync"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    env = _env(work / "home")
-    logs = work / "logs"
-    logs.mkdir()
-    tools: list[SyncTool] = []
-    missing = []
-    for name in args.tools:
-        tool = TOOLS[name](work / name)
-        (tools if tool.available() else missing).append(tool)
+    work, env, logs, tools, missing = prepare_work(out / "work-sync", args.tools, TOOLS)
     if missing:
         print(f"not installed, left out: {', '.join(t.name for t in missing)} "
               "(`make bench-peers` installs them)")

@@ -504,21 +504,28 @@ class Run:
         return s
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from benchmarks.corpus import edit_iteration, generate_project
-
-    out = args.out.resolve()
-    work = out / "peers-work"
+def prepare_work(work: Path, names: list[str], registry: dict[str, Any]
+                 ) -> tuple[Path, dict[str, str], Path, list[Any], list[Any]]:
+    """A fresh work folder with a private HOME and a logs/ folder, and the tools of
+    ``names`` (from ``registry``) split into installed and missing ones."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env = _env(work / "home")
     logs = work / "logs"
     logs.mkdir()
-    tools: list[Tool] = []
-    missing = []
-    for name in args.tools:
-        tool = TOOLS[name](work / name)
+    tools: list[Any] = []
+    missing: list[Any] = []
+    for name in names:
+        tool = registry[name](work / name)
         (tools if tool.available() else missing).append(tool)
+    return work, env, logs, tools, missing
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.corpus import edit_iteration, generate_project
+
+    out = args.out.resolve()
+    work, env, logs, tools, missing = prepare_work(out / "peers-work", args.tools, TOOLS)
     if missing:
         print(f"not installed, left out: {', '.join(t.name for t in missing)}")
     info = machine_info()
