@@ -225,3 +225,15 @@ def test_a_killed_drop_leaves_only_notes(store: Store, tmp_path: Path) -> None:
     store.drop_files([])
     assert not (store.root / "drop-pending").exists() and store.fsck().ok
     assert read(store, fc) == C
+
+
+def test_an_unreadable_drop_journal_is_ignored(store: Store) -> None:
+    """A damaged ``drop-pending`` (say a disk error mid-write) only leaves unreferenced
+    data behind for gc: the next drop works and never removes what a file still uses."""
+    fa, fb, fc = put(store, A, B, C)
+    (store.root / "drop-pending").write_bytes(b"\xc1 not msgpack")
+    store.drop_files([fa])
+    assert not (store.root / "drop-pending").exists()
+    assert not store.has_file(fa)
+    assert read(store, fb) == B and read(store, fc) == C
+    assert store.fsck().ok
