@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 from typing import TextIO
 
 from creativevault import __version__
@@ -55,17 +56,42 @@ def exit_code_for(exc: BaseException) -> int:
     return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"creativevault.cli.cmd_{name.replace('-', '_')}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``cvault`` parser with every verb's subparser, or only the verb ``only``'s.
+
+    The two parse a line naming that verb alike: the top-level usage names no verb
+    (``COMMAND``), and argparse takes no abbreviation of a verb. Only the top-level help
+    and the "invalid choice" error list the verbs, and those need the full parser.
+    """
     parser = argparse.ArgumentParser(
         prog="cvault", description="Version control for large creative files.")
     parser.add_argument("--version", action="version", version=f"cvault {__version__}")
     parser.add_argument("-C", dest="directory", metavar="PATH",
                         help="run as if cvault was started in PATH")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"creativevault.cli.cmd_{name.replace('-', '_')}")
-        module.register(sub)
+    for name in COMMANDS if only is None else (only,):
+        _command_module(name).register(sub)
     return parser
+
+
+def _invoked_verb(argv: list[str]) -> str | None:
+    """The verb of a plain ``[-C PATH] VERB ...`` line, else ``None``.
+
+    Importing and registering all verbs costs more than most commands run (40 ms), so a
+    line that plainly names a verb gets a parser with that verb alone; anything else
+    (``--help``, no verb, an unknown one, options before it) gets the full parser.
+    """
+    at = 0
+    if argv[:1] == ["-C"]:
+        at = 2
+    elif argv[:1] and argv[0].startswith("-C"):
+        at = 1  # -CPATH
+    verb = argv[at] if at < len(argv) else None
+    return verb if verb in COMMANDS else None
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
@@ -75,12 +101,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     if argv in (["--version"], ["-V"]):
         out.write(f"cvault {__version__}\n")
         return 0
-    parser = build_parser()
+    parser = build_parser(_invoked_verb(argv))
     try:
         args = parser.parse_args(argv)
-        module = (importlib.import_module(
-            f"creativevault.cli.cmd_{args.command.replace('-', '_')}")
-            if args.command else None)
+        module = _command_module(args.command) if args.command else None
         if module is not None and getattr(module, "PATHS_AFTER_DASHDASH", False) \
                 and "--" in argv:
             # argparse drops "--", so `log -- PATH` would take PATH as the revision:
