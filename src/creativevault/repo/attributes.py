@@ -19,19 +19,18 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dulwich.attrs import AttributeValue
-from dulwich.errors import NotGitRepository
-from dulwich.file import open_nofollow_read
-from dulwich.ignore import Pattern as IgnorePattern
-from dulwich.ignore import default_user_ignore_filter_path, read_ignore_patterns
-from dulwich.ignore import translate as translate_ignore
-from dulwich.repo import Repo
+# dulwich.wildmatch is small (under 1 ms); the rest of dulwich is imported where used.
 from dulwich.wildmatch import MalformedPattern, translate_bracket_expression
 from dulwich.wildmatch import translate as translate_wildmatch
 
 from creativevault.errors import DiskFullError, UsageError
 from creativevault.store.durable import is_disk_full, write_atomic
+
+if TYPE_CHECKING:
+    from dulwich.attrs import AttributeValue
+    from dulwich.ignore import Pattern as IgnorePattern
 
 __all__ = [
     "BLOCK_BEGIN",
@@ -290,7 +289,7 @@ _BUILTIN_MACROS: dict[bytes, tuple[tuple[bytes, AttributeValue], ...]] = {
 _C_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("n"): 10, ord("r"): 13,
               ord("t"): 9, ord("v"): 11, ord("\\"): 0x5C, ord('"'): 0x22}
 
-_State = tuple[bytes, AttributeValue]
+_State = tuple[bytes, "AttributeValue"]
 _NO_STATE = object()
 
 
@@ -559,6 +558,8 @@ class _AttrStack:
 
 def _read_nofollow(path: str) -> bytes:
     """The bytes of ``path``; empty when missing or a symbolic link (git ignores those)."""
+    from dulwich.file import open_nofollow_read
+
     try:
         f = open_nofollow_read(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -725,6 +726,9 @@ class _IgnoreFile:
     __slots__ = ("_basename", "_basename_files", "_path", "_path_files", "patterns")
 
     def __init__(self, lines: Iterable[bytes], ignorecase: bool) -> None:
+        from dulwich.ignore import Pattern as IgnorePattern
+        from dulwich.ignore import translate as translate_ignore
+
         self.patterns: list[IgnorePattern] = []
         basename: list[_Alternative] = []
         path: list[_Alternative] = []
@@ -782,6 +786,8 @@ class _IgnoreFile:
         """The compiled file, or ``None`` when it has no pattern."""
         if data.startswith(_BOM):
             data = data[len(_BOM):]
+        from dulwich.ignore import read_ignore_patterns
+
         compiled = cls(read_ignore_patterns(io.BytesIO(data)), ignorecase)
         return compiled if compiled.patterns else None
 
@@ -802,15 +808,31 @@ class IgnoreRules:
         self._globals: _IgnoreStack = tuple((0, f) for f in global_files)
         self._stacks: dict[bytes, _IgnoreStack] = {}
         self._excluded: dict[bytes, bool] = {}
+        #: the repository whose config and exclude files are still to be read
+        self._unread_config: Path | None = None
 
     @classmethod
     def load(cls, worktree: Path) -> IgnoreRules:
-        """Read the ignore rules of ``worktree`` (only its ``.gitignore`` files if it is
-        not a git repository)."""
+        """The ignore rules of ``worktree`` (only its ``.gitignore`` files if it is not a
+        git repository).
+
+        Nothing is read until the first question: a walk that only meets tracked paths
+        never asks one, and opening the repository's config costs more than that walk.
+        """
+        rules = cls(Path(worktree), [])
+        rules._unread_config = Path(worktree)
+        return rules
+
+    def _read_config(self, worktree: Path) -> None:
+        """Take ``core.ignorecase``, ``info/exclude`` and ``core.excludesFile``."""
+        from dulwich.errors import NotGitRepository
+        from dulwich.ignore import default_user_ignore_filter_path
+        from dulwich.repo import Repo
+
         try:
             repo = Repo(os.fspath(worktree))
         except NotGitRepository:
-            return cls(Path(worktree), [])
+            return
         try:
             config = repo.get_config_stack()
             ignorecase = config.get_boolean((b"core",), b"ignorecase", False)
@@ -827,7 +849,8 @@ class IgnoreRules:
                     files.append(compiled)
         finally:
             repo.close()
-        return cls(Path(worktree), files, ignorecase=ignorecase)
+        self._ignorecase = ignorecase
+        self._globals = tuple((0, f) for f in files)
 
     def _stack(self, directory: bytes) -> _IgnoreStack:
         """The files deciding the entries of ``directory``, deepest first."""
@@ -835,6 +858,9 @@ class IgnoreRules:
             return self._stacks[directory]
         except KeyError:
             pass
+        if self._unread_config is not None:
+            worktree, self._unread_config = self._unread_config, None
+            self._read_config(worktree)
         parent = self._stack(directory.rpartition(b"/")[0]) if directory else self._globals
         data = _read_nofollow(os.path.join(self._worktree, os.fsdecode(directory), ".gitignore"))
         own = _IgnoreFile.read(data, self._ignorecase) if data else None

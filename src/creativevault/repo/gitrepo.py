@@ -2,11 +2,17 @@
 
 Everything dulwich raises is converted here into :class:`~creativevault.errors.GitError`
 or a more precise :class:`~creativevault.errors.VaultError`.
+
+dulwich is imported, and its ``Repo`` opened, only when a method needs it: importing and
+opening it costs ~30 ms, more than a no-change ``add`` or ``commit`` needs in all. What
+those need (where the git directory is, the index file's stat, the commit HEAD names in
+a plain layout) is read directly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import stat as statmod
 import struct
@@ -14,17 +20,16 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from dulwich.diff_tree import tree_changes
-from dulwich.errors import NotGitRepository, NotTreeError
-from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
-from dulwich.objects import Blob, Commit, ObjectID, Tree
-from dulwich.objectspec import parse_commit
-from dulwich.refs import HEADREF, Ref
-from dulwich.repo import Repo, get_user_identity
+from typing import TYPE_CHECKING, cast
 
 from creativevault.errors import GitError, NotAVaultError, RevisionNotFoundError
 from creativevault.repo.statcache import MODE_EXEC, MODE_FILE
+
+if TYPE_CHECKING:
+    from dulwich.index import IndexEntry
+    from dulwich.objects import Commit, ObjectID
+    from dulwich.refs import Ref
+    from dulwich.repo import Repo
 
 __all__ = [
     "CommitData",
@@ -63,17 +68,47 @@ class CommitData:
     message: str
 
 
+#: dulwich's ``HEADREF`` (its ``Ref`` and ``ObjectID`` are NewTypes of bytes)
+_HEADREF = cast("Ref", b"HEAD")
+
+
 def _oid(hex_id: str) -> ObjectID:
     """A 40-hex id as dulwich's ``ObjectID`` (a NewType of bytes, so no check is made)."""
-    return ObjectID(hex_id.encode())
+    return cast("ObjectID", hex_id.encode())
 
 
 def _ref(name: str) -> Ref:
-    return Ref(name.encode())
+    return cast("Ref", name.encode())
 
 
 def _branch_ref(branch: str) -> Ref:
-    return Ref(b"refs/heads/" + branch.encode())
+    return cast("Ref", b"refs/heads/" + branch.encode())
+
+
+_HEX_ID = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_PLAIN_BRANCH = re.compile(rb"refs/heads(?:/[A-Za-z0-9_+-][A-Za-z0-9_.+-]*)+")
+_CONFIG_SETTINGS = re.compile(rb"^\s*repositoryformatversion\s*=\s*(\S*)", re.MULTILINE)
+
+
+def _plain_layout(dotgit: Path) -> bool:
+    """Whether ``dotgit`` is a git directory dulwich would open with no surprise.
+
+    A ``.git`` folder with ``objects/``, no ``commondir`` (a linked worktree), and a
+    config naming no worktree, extension or include, in format version 0 or 1: the
+    worktree is then its parent and nothing is refused, so opening dulwich's ``Repo`` can
+    wait until something needs it. Anything else is opened at once, as before.
+    """
+    if not (dotgit / "objects").is_dir() or os.path.lexists(dotgit / "commondir"):
+        return False
+    try:
+        config = (dotgit / "config").read_bytes().lower()
+    except FileNotFoundError:
+        config = b""
+    except OSError:
+        return False
+    if b"worktree" in config or b"extensions" in config or b"include" in config:
+        return False
+    return all(v in (b"0", b"1") for v in _CONFIG_SETTINGS.findall(config))
 
 
 def _commit_data(c: Commit) -> CommitData:
@@ -91,23 +126,54 @@ def _commit_data(c: Commit) -> CommitData:
 
 
 class GitRepo:
-    """A git repository on disk, seen through dulwich."""
+    """A git repository on disk, seen through dulwich.
 
-    def __init__(self, repo: Repo) -> None:
-        self._repo = repo
-        self.worktree = Path(repo.path)
-        self.git_dir = Path(repo.controldir())
+    Made from an open dulwich ``Repo``, or (by :meth:`discover`) from the paths of a
+    plain layout, in which case the ``Repo`` is opened on first use.
+    """
+
+    def __init__(self, repo: Repo | None = None, *, worktree: Path | None = None,
+                 git_dir: Path | None = None) -> None:
+        self._opened = repo
+        if repo is not None:
+            self.worktree = Path(repo.path)
+            self.git_dir = Path(repo.controldir())
+        elif worktree is not None and git_dir is not None:
+            self.worktree = worktree
+            self.git_dir = git_dir
+        else:
+            raise TypeError("GitRepo needs a dulwich Repo, or worktree and git_dir")
+
+    @property
+    def _repo(self) -> Repo:
+        """dulwich's view of the repository, opened on first use."""
+        repo = self._opened
+        if repo is None:
+            repo = self._opened = self._open_dulwich(self.worktree)
+        return repo
+
+    @staticmethod
+    def _open_dulwich(worktree: Path) -> Repo:
+        from dulwich.errors import NotGitRepository
+        from dulwich.repo import Repo
+
+        try:
+            return Repo(str(worktree))
+        except NotGitRepository as exc:
+            raise NotAVaultError("not a git repository", path=worktree) from exc
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
     def init(cls, worktree: Path, *, branch: str = "main") -> GitRepo:
         """Create a new repository in ``worktree`` (which may hold files already)."""
+        from dulwich.repo import Repo
+
         worktree.mkdir(parents=True, exist_ok=True)
         try:
             repo = Repo.init(str(worktree))
         except OSError as exc:
             raise GitError(f"cannot create a git repository: {exc.strerror}", path=worktree) from exc
-        repo.refs.set_symbolic_ref(HEADREF, _branch_ref(branch))
+        repo.refs.set_symbolic_ref(_HEADREF, _branch_ref(branch))
         return cls(repo)
 
     @classmethod
@@ -115,20 +181,23 @@ class GitRepo:
         """Open the repository containing ``start`` (searching upwards)."""
         start = start.resolve()
         for candidate in (start, *start.parents):
-            if (candidate / ".git").exists():
-                try:
-                    return cls(Repo(str(candidate)))
-                except NotGitRepository as exc:
-                    raise NotAVaultError("not a git repository", path=candidate) from exc
+            dotgit = candidate / ".git"
+            if dotgit.exists():
+                if dotgit.is_dir() and _plain_layout(dotgit):
+                    return cls(worktree=candidate, git_dir=dotgit)
+                return cls(cls._open_dulwich(candidate))
         raise NotAVaultError("not a vault (no .git found here or in any parent folder)",
                              path=start)
 
     def close(self) -> None:
-        self._repo.close()
+        if self._opened is not None:
+            self._opened.close()
 
     # -- objects -----------------------------------------------------------------------
     def add_blob(self, data: bytes) -> str:
         """Store ``data`` as a blob; return its id."""
+        from dulwich.objects import Blob
+
         blob = Blob.from_string(data)
         self._repo.object_store.add_object(blob)
         return blob.id.decode()
@@ -140,9 +209,13 @@ class GitRepo:
     @staticmethod
     def blob_id_for(data: bytes) -> str:
         """The id ``data`` would have as a blob, without storing it."""
+        from dulwich.objects import Blob
+
         return Blob.from_string(data).id.decode()
 
     def read_blob(self, blob_id: str) -> bytes:
+        from dulwich.objects import Blob
+
         try:
             obj = self._repo.object_store[_oid(blob_id)]
         except KeyError as exc:
@@ -161,6 +234,8 @@ class GitRepo:
         if not match or not match.group(1):
             raise RevisionNotFoundError(f"unknown revision '{rev}'")
         base, suffix = match.group(1), match.group(2)
+        from dulwich.objectspec import parse_commit
+
         try:
             commit = parse_commit(self._repo, base.encode())
         except (KeyError, ValueError, IndexError) as exc:
@@ -183,20 +258,56 @@ class GitRepo:
 
     def head_commit(self) -> str | None:
         """The commit HEAD points to, or ``None`` on an unborn branch."""
+        if self._opened is None:
+            plain = self._plain_head()
+            if plain is not None:
+                return plain[1]
         try:
-            return self._repo.refs[HEADREF].decode()
+            return self._repo.refs[_HEADREF].decode()
         except KeyError:
             return None
 
     def head_branch(self) -> str | None:
         """The branch HEAD is attached to (``main``), or ``None`` when detached."""
-        names, _ = self._repo.refs.follow(HEADREF)
+        if self._opened is None:
+            plain = self._plain_head()
+            if plain is not None:
+                return plain[0]
+        names, _ = self._repo.refs.follow(_HEADREF)
         target = names[-1]
         if target.startswith(b"refs/heads/"):
             return target[len(b"refs/heads/"):].decode()
         return None
 
+    def _plain_head(self) -> tuple[str | None, str | None] | None:
+        """``(branch, commit)`` read straight from ``HEAD`` and a loose branch file, when
+        that is all there is to it (HEAD detached, or on a branch that is a loose file or
+        unborn with no ``packed-refs``); ``None`` for anything else, which dulwich reads.
+        """
+        try:
+            head = (self.git_dir / "HEAD").read_bytes().rstrip(b"\n")
+        except OSError:
+            return None
+        if _HEX_ID.fullmatch(head):
+            return None, head.decode()
+        target = head.removeprefix(b"ref: ")
+        if target == head or not _PLAIN_BRANCH.fullmatch(target) or b".." in target \
+                or target.endswith((b".lock", b".")):
+            return None
+        branch = target[len(b"refs/heads/"):].decode()
+        try:
+            value = (self.git_dir / target.decode()).read_bytes().rstrip(b"\n")
+        except FileNotFoundError:
+            if os.path.lexists(self.git_dir / "packed-refs"):
+                return None
+            return branch, None
+        except OSError:
+            return None
+        return (branch, value.decode()) if _HEX_ID.fullmatch(value) else None
+
     def commit(self, commit_id: str) -> CommitData:
+        from dulwich.objects import Commit
+
         try:
             obj = self._repo.object_store[_oid(commit_id)]
         except KeyError as exc:
@@ -229,6 +340,7 @@ class GitRepo:
 
     def entry_at(self, commit_id: str, path: str) -> FlatEntry | None:
         """The tree entry of one file of a commit (no walk of the whole tree), or None."""
+        from dulwich.errors import NotTreeError
         from dulwich.object_store import tree_lookup_path
 
         tree = self._repo.object_store[_oid(self.commit(commit_id).tree)]
@@ -249,6 +361,8 @@ class GitRepo:
     def changed_entries(self, old_tree: str | None, new_tree: str | None
                         ) -> dict[str, tuple[FlatEntry | None, FlatEntry | None]]:
         """Paths whose entry differs between two trees (identical subtrees are skipped)."""
+        from dulwich.diff_tree import tree_changes
+
         out: dict[str, tuple[FlatEntry | None, FlatEntry | None]] = {}
         for change in tree_changes(self._repo.object_store,
                                    _oid(old_tree) if old_tree else None,
@@ -264,6 +378,8 @@ class GitRepo:
 
     def write_tree(self, entries: Mapping[str, FlatEntry]) -> str:
         """Build and store the tree objects for a flat path -> entry map."""
+        from dulwich.objects import Tree
+
         root: dict = {}
         for path, entry in entries.items():
             node = root
@@ -289,12 +405,16 @@ class GitRepo:
 
     # -- commits and refs --------------------------------------------------------------
     def identity(self, kind: str = "AUTHOR") -> str:
+        from dulwich.repo import get_user_identity
+
         return get_user_identity(self._repo.get_config_stack(), kind=kind).decode(
             "utf-8", "replace")
 
     def create_commit(self, tree_id: str, parents: list[str], message: str, *,
                       author: str | None = None, when: int | None = None) -> str:
         """Store a commit object; refs are not touched."""
+        from dulwich.objects import Commit
+
         c = Commit()
         c.tree = tree_id.encode()
         c.parents = [_oid(p) for p in parents]
@@ -318,11 +438,11 @@ class GitRepo:
             raise GitError(f"{name} moved while cvault was updating it; try again")
 
     def set_head_branch(self, branch: str) -> None:
-        self._repo.refs.set_symbolic_ref(HEADREF, _branch_ref(branch))
+        self._repo.refs.set_symbolic_ref(_HEADREF, _branch_ref(branch))
 
     def set_head_detached(self, commit_id: str, reflog_message: str) -> None:
-        self._repo.refs.remove_if_equals(HEADREF, None)
-        self._repo.refs.set_if_equals(HEADREF, None, _oid(commit_id),
+        self._repo.refs.remove_if_equals(_HEADREF, None)
+        self._repo.refs.set_if_equals(_HEADREF, None, _oid(commit_id),
                                       committer=self.identity("COMMITTER").encode(),
                                       message=reflog_message.encode())
 
@@ -341,7 +461,7 @@ class GitRepo:
         self._repo.refs.remove_if_equals(_ref(name), None)
 
     def branches(self) -> dict[str, str]:
-        refs = self._repo.refs.as_dict(Ref(b"refs/heads"))
+        refs = self._repo.refs.as_dict(_ref("refs/heads"))
         return {k.decode(): v.decode() for k, v in refs.items()}
 
     def all_ref_targets(self) -> dict[str, str]:
@@ -406,6 +526,8 @@ class GitRepo:
 
     def read_index(self) -> dict[str, IndexEntry]:
         """The git index as path -> dulwich IndexEntry (stage 0 only)."""
+        from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
+
         try:
             index = Index(str(self.index_path))
         except OSError as exc:
@@ -423,6 +545,8 @@ class GitRepo:
 
     def write_index(self, entries: Mapping[str, IndexEntry]) -> None:
         """Replace the git index with ``entries`` (written atomically by dulwich)."""
+        from dulwich.index import Index
+
         index = Index(str(self.index_path), read=False)
         for path in sorted(entries, key=lambda p: p.encode("utf-8", "surrogateescape")):
             index[path.encode("utf-8", "surrogateescape")] = entries[path]
@@ -431,6 +555,8 @@ class GitRepo:
     @staticmethod
     def index_entry(st, blob_id: str, mode: int) -> IndexEntry:
         """An index entry carrying the working file's stat (so plain ``git status`` agrees)."""
+        from dulwich.index import IndexEntry
+
         return IndexEntry(
             ctime=(int(st.st_ctime_ns // 1_000_000_000), int(st.st_ctime_ns % 1_000_000_000)),
             mtime=(int(st.st_mtime_ns // 1_000_000_000), int(st.st_mtime_ns % 1_000_000_000)),
@@ -441,6 +567,8 @@ class GitRepo:
     @staticmethod
     def index_entry_unstat(blob_id: str, mode: int) -> IndexEntry:
         """An index entry with no stat data (git will re-check the file)."""
+        from dulwich.index import IndexEntry
+
         return IndexEntry(ctime=(0, 0), mtime=(0, 0), dev=0, ino=0, mode=mode, uid=0, gid=0,
                           size=0, sha=_oid(blob_id))
 

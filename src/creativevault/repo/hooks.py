@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["HOOK_NAMES", "MARKER", "chained_hooks", "install"]
@@ -19,6 +18,8 @@ MARKER = "Installed by CreativeVault"
 
 
 def _template(name: str) -> str:
+    from importlib import resources
+
     return resources.files("creativevault").joinpath("hooks", name).read_text(encoding="utf-8")
 
 

@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dulwich.config import ConfigFile
-
 from creativevault.errors import GitError
 from creativevault.repo import hooks
 from creativevault.repo.gitrepo import GitRepo
@@ -59,6 +57,8 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
         raise GitError("not inside a git repository (use --global to install for the user)")
     try:
         if not _set_with_git(path, git_settings()):
+            from dulwich.config import ConfigFile
+
             config = ConfigFile.from_path(str(path)) if path.exists() else ConfigFile()
             for (section, sub, key), value in git_settings().items():
                 config.set((section.encode(), sub.encode()), key.encode(), value.encode())

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from creativevault.errors import (
     CorruptObjectError,
@@ -43,8 +42,6 @@ from creativevault.repo.attributes import (
     ensure_default_blocks,
 )
 from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo
-from creativevault.repo.install import install
-from creativevault.repo.merge import KeptBoth, KeptChange, branch_label, merge_base, merge_trees
 from creativevault.repo.paths import (
     find_collisions,
     from_repo_path,
@@ -55,9 +52,14 @@ from creativevault.repo.paths import (
 from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
-from creativevault.store import ChunkerParams, Store
-from creativevault.store.store import Opener
 from creativevault.types import Progress
+
+if TYPE_CHECKING:
+    # Imported where used: the store's modules (zstd, BLAKE3, FastCDC, SQLite) and the
+    # merge machinery cost more than a no-change add or commit needs in all.
+    from creativevault.repo.merge import KeptBoth, KeptChange
+    from creativevault.store import ChunkerParams, Store
+    from creativevault.store.store import Opener
 
 __all__ = [
     "AddReport",
@@ -328,6 +330,9 @@ class Vault:
 
         ``chunker`` sets a new store's chunking (a clone takes its source's, so the same
         content cuts into the same chunks on both sides)."""
+        from creativevault.repo.install import install
+        from creativevault.store import Store
+
         worktree = Path(path).absolute()
         if (worktree / ".git").is_dir():
             git = GitRepo.discover(worktree)
@@ -348,6 +353,8 @@ class Vault:
     def attach(cls, path: str | Path = ".") -> Vault:
         """Open the vault of the repository at ``path``, creating an empty store if it has
         none (a plain ``git clone`` of a vault, reached through git's filter process)."""
+        from creativevault.store import Store
+
         git = GitRepo.discover(Path(path))
         return cls(git, Store.init(git.git_dir / "cvault"))
 
@@ -357,6 +364,8 @@ class Vault:
 
         ``opener(path)`` opens new pack files for writing (tests inject write failures).
         """
+        from creativevault.store import Store
+
         git = GitRepo.discover(Path(path))
         cvault_dir = git.git_dir / "cvault"
         if not (cvault_dir / "store.json").exists():
@@ -769,6 +778,8 @@ class Vault:
 
     def _run_user_hook(self, name: str) -> None:
         """Run a hook the repository had before cvault (chained by ``hooks.install``)."""
+        import subprocess
+
         for hook in hooks.chained_hooks(self.git.git_dir, name):
             try:
                 result = subprocess.run([str(hook)], cwd=self.root, capture_output=True,
@@ -1221,6 +1232,8 @@ class Vault:
         in messages and conflicted-copy names (default: ``rev``; a pull from an address
         passes the remote branch's name rather than cvault's internal ref).
         """
+        from creativevault.repo.merge import branch_label, merge_base, merge_trees
+
         progress = progress or Progress()
         branch = self.git.head_branch()
         if branch is None:

@@ -10,10 +10,16 @@ pyfastcdc, blake3 and :mod:`creativevault.errors` / :mod:`creativevault.types`. 
 nothing of git, never prints, never reads the environment and never exits.
 """
 
-from creativevault.store.chunker import ChunkerParams
-from creativevault.store.reports import FsckProblem, FsckReport, GcReport, StoreStats
-from creativevault.store.store import Store
-from creativevault.store.writer import StoreWriter
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from creativevault.store.chunker import ChunkerParams
+    from creativevault.store.reports import FsckProblem, FsckReport, GcReport, StoreStats
+    from creativevault.store.store import Store
+    from creativevault.store.writer import StoreWriter
 
 __all__ = [
     "ChunkerParams",
@@ -24,3 +30,17 @@ __all__ = [
     "StoreStats",
     "StoreWriter",
 ]
+
+#: Where each public name lives. They are imported on first use, so that importing one
+#: light module of the package (``durable``) does not load zstd, BLAKE3, FastCDC and
+#: SQLite.
+_HOME = {"ChunkerParams": "chunker", "FsckProblem": "reports", "FsckReport": "reports",
+         "GcReport": "reports", "StoreStats": "reports", "Store": "store",
+         "StoreWriter": "writer"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'creativevault.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"creativevault.store.{home}"), name)

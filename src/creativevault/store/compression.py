@@ -10,10 +10,12 @@ become :class:`~creativevault.errors.CorruptObjectError`.
 from __future__ import annotations
 
 import threading
-
-import zstandard
+from typing import TYPE_CHECKING
 
 from creativevault.errors import CorruptObjectError
+
+if TYPE_CHECKING:
+    import zstandard
 
 __all__ = [
     "DEFAULT_LEVEL",
@@ -89,6 +91,8 @@ class Compressor:
     def _ctx(self) -> zstandard.ZstdCompressor:
         ctx = getattr(self._local, "ctx", None)
         if ctx is None:
+            import zstandard  # imported by the first (de)compression, not by every command
+
             ctx = zstandard.ZstdCompressor(level=self.level)
             self._local.ctx = ctx
         return ctx
@@ -111,6 +115,8 @@ def decompress(data: bytes, plain_len: int, *, where: str = "") -> bytes:
 
     Raises :class:`CorruptObjectError` if the frame is damaged or its length is wrong.
     """
+    import zstandard
+
     dctx = getattr(_dctx_local, "ctx", None)
     if dctx is None:
         dctx = zstandard.ZstdDecompressor()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import time
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,12 @@ DEFAULT_TIMEOUT = 30.0
 #: a lock not refreshed (mtime) for this long is considered abandoned
 STALE_AFTER = 6 * 3600.0
 _POLL = 0.05
+
+
+def _hostname() -> str:
+    import socket  # only lock takers need it; opening a store for reading does not
+
+    return socket.gethostname()
 
 
 def pid_alive(pid: int) -> bool:
@@ -72,7 +77,7 @@ class StoreLock:
         """Take the lock, breaking a stale one; :class:`LockedError` after ``timeout``."""
         deadline = time.monotonic() + self.timeout
         self._content = json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "created": time.time(),
+            "pid": os.getpid(), "host": _hostname(), "created": time.time(),
             "token": secrets.token_hex(8),
         }).encode()
         while True:
@@ -141,7 +146,7 @@ class StoreLock:
             # Being written right now, or garbage: only age can tell.
             return age > 5.0
         pid = owner.get("pid")
-        if owner.get("host") == socket.gethostname() and isinstance(pid, int):
+        if owner.get("host") == _hostname() and isinstance(pid, int):
             return not pid_alive(pid)
         return False
 

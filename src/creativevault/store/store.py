@@ -17,9 +17,8 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from blake3 import blake3
 
@@ -50,8 +49,12 @@ from creativevault.store.pack import (
     scan_pack,
 )
 from creativevault.store.reports import FsckProblem, FsckReport, GcReport, StoreStats
-from creativevault.store.writer import StoreWriter
 from creativevault.types import Progress
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from creativevault.store.writer import StoreWriter
 
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_PACK_TARGET", "STORE_FORMAT", "STORE_VERSION",
            "Store"]
@@ -164,6 +167,8 @@ class Store:
 
     def writer(self, *, progress: Progress | None = None) -> StoreWriter:
         """A write session (context manager) holding the store lock for its life."""
+        from creativevault.store.writer import StoreWriter  # only writers need it
+
         return StoreWriter(self, progress=progress)
 
     def lock(self) -> StoreLock:
@@ -302,6 +307,8 @@ class Store:
             # Read, decompress and verify the next few chunks on two threads while the
             # caller hashes and writes this one (zstd, BLAKE3 and file I/O release the
             # GIL); at most READ_AHEAD chunks are held, so memory stays bounded.
+            from concurrent.futures import ThreadPoolExecutor
+
             todo = iter(manifest.chunks)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvault-read") as pool:
                 pending: deque[Future[bytes]] = deque(
