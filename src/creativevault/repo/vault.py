@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import time_ns
 from typing import TYPE_CHECKING, BinaryIO
 
 from creativevault.errors import (
@@ -630,10 +631,10 @@ class Vault:
             rel = self._repo_path(raw)
             if rel == "":
                 prefix_hits = list(files)
-                tracked_gone = [p for p, _ in cache.items() if p not in files]
+                tracked_gone = [p for p in cache.paths() if p not in files]
             else:
                 prefix_hits = [p for p in files if p == rel or p.startswith(rel + "/")]
-                tracked_gone = [p for p, _ in cache.items()
+                tracked_gone = [p for p in cache.paths()
                                 if (p == rel or p.startswith(rel + "/")) and p not in files]
             if not prefix_hits and not tracked_gone:
                 disk = self._disk(rel)
@@ -646,23 +647,62 @@ class Vault:
         return sorted(set(wanted)), sorted(set(gone))
 
     def add(self, paths: Iterable[str | Path], *, progress: Progress | None = None) -> AddReport:
-        """Stage files (large ones into the store as pointers; small text as git blobs)."""
+        """Stage files (large ones into the store as pointers; small text as git blobs).
+
+        When nothing changed, nothing is written: the stat cache and the git index stay
+        as they are (so a no-change run costs one walk and one stat-cache load).
+        """
         progress = progress or Progress()
         cache = self._load_statcache()
-        wanted, gone = self._expand(paths, cache)
+        files = self._scan(cache)
+        wanted, gone = self._expand(paths, cache, files)
         report = AddReport()
-        self._stage(wanted, cache, report, progress)
+        refreshed = self._stage(wanted, cache, report, progress, stats=files)
         for path in gone:
             cache.remove(path)
             report.removed.append(path)
-        self._write_index(cache)
+        if report.paths or gone or not cache.written_ns:
+            # something was staged, or the cache was rebuilt from an index plain git wrote
+            self._write_index(cache)
+        elif refreshed:
+            self._save_statcache(cache)  # re-verified entries become trusted
         return report
 
+    def _unchanged_since_staged(self, relpath: str, st: os.stat_result,
+                                entry: StatEntry) -> bool:
+        """Re-read a file whose stat equals its entry's but is too recent to trust it
+        (the racy rule of docs/formats/statcache.md): does it still hold what is staged?
+        ``st`` was taken before reading, as the rule asks."""
+        disk = self._disk(relpath)
+        try:
+            if entry.file_id is not None:
+                return _sha256_of_file(disk) == entry.file_id
+            return _git_blob_id_of_file(disk, st.st_size) == entry.blob_id
+        except OSError:
+            return False  # staged the usual way, which names the file in its error
+
     def _stage(self, wanted: list[str], cache: StatCache, report: AddReport,
-               progress: Progress) -> None:
-        rules = self._rules()
+               progress: Progress, *, stats: dict[str, os.stat_result] | None = None
+               ) -> bool:
+        """Stage ``wanted`` (``stats``: their ``lstat`` from the walk just made).
+
+        Files whose stat and staged ids the cache trusts are skipped without being read,
+        and so are racily recent ones that re-reading shows unchanged. Returns whether
+        some of those became trustworthy (saving the cache now would record them).
+        """
+        rules: AttributeRules | None = None
         todo: list[tuple[str, os.stat_result, bool]] = []
+        threshold = cache.written_ns - RACY_GRANULARITY_NS
+        trust_after = time_ns() - RACY_GRANULARITY_NS
+        refreshed = False
         for path in wanted:
+            raw = cache.stat_of(path)
+            st = stats.get(path) if stats is not None else None
+            if st is not None and raw is not None and raw[1] < threshold \
+                    and raw == fingerprint(st):
+                continue  # trusted: nothing to read (the usual case, decided by the walk)
+            # Anything to read is stat'ed again, as the file _disk names: the walk took
+            # the first of two spellings that differ only by Unicode form.
             disk = self._disk(path)
             try:
                 st = disk.stat()
@@ -670,12 +710,31 @@ class Vault:
                 raise FileVanishedError("vanished before it could be added", path=disk) from exc
             except OSError as exc:
                 raise FileVanishedError(f"cannot read ({exc.strerror})", path=disk) from exc
+            if raw is not None and raw == fingerprint(st):
+                if raw[1] < threshold:
+                    continue  # trusted: nothing to read
+                entry = cache.get(path)
+                assert entry is not None
+                if self._unchanged_since_staged(path, st, entry):
+                    refreshed = refreshed or raw[1] < trust_after
+                    continue
             entry = cache.get(path)
-            if entry is not None and self._cache_trusts(cache, entry, st):
-                continue
-            managed = entry.file_id is not None if entry is not None else False
-            managed = managed or rules.is_managed(path, st.st_size)
+            managed = entry is not None and entry.file_id is not None
+            if not managed:
+                rules = rules or self._rules()
+                managed = rules.is_managed(path, st.st_size)
             todo.append((path, st, managed))
+        if todo:
+            rules = rules or self._rules()
+            self._store_files(todo, cache, report, progress, rules)
+        for group in find_collisions(cache.paths()) + self._unicode_collisions:
+            report.warnings.append("paths differ only by case or Unicode form and cannot "
+                                   "both exist on macOS/Windows: " + ", ".join(group))
+        return refreshed
+
+    def _store_files(self, todo: list[tuple[str, os.stat_result, bool]], cache: StatCache,
+                     report: AddReport, progress: Progress, rules: AttributeRules) -> None:
+        """Store or hash each ``(path, stat, managed)`` and record it in ``cache``."""
         total = sum(st.st_size for _, st, _ in todo)
         progress.start("adding", total)
         tracked_by_size: list[str] = []
@@ -731,9 +790,6 @@ class Vault:
             data = attrs.read_bytes()
             cache.set(".gitattributes", _entry(st, MODE_FILE, self.git.add_blob(data), None))
             report.paths.append(".gitattributes")
-        for group in find_collisions(cache.paths()) + self._unicode_collisions:
-            report.warnings.append("paths differ only by case or Unicode form and cannot "
-                                   "both exist on macOS/Windows: " + ", ".join(group))
 
     @staticmethod
     def _stat_after(disk: Path) -> os.stat_result:
@@ -753,19 +809,29 @@ class Vault:
             status = self.status()
             cache = self._load_statcache()
             changed = [c.path for c in status.unstaged if c.kind == "modified"]
-            report = AddReport()
-            self._stage(changed, cache, report, progress or Progress())
-            for c in status.unstaged:
-                if c.kind == "deleted":
-                    cache.remove(c.path)
-            self._write_index(cache)
+            deleted = [c.path for c in status.unstaged if c.kind == "deleted"]
+            if changed or deleted:
+                report = AddReport()
+                self._stage(changed, cache, report, progress or Progress())
+                for path in deleted:
+                    cache.remove(path)
+                self._write_index(cache)
         self._run_user_hook("pre-commit")
-        entries = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
         head = self.git.head_commit()
+        if head is not None and cache.head == head and not allow_empty:
+            # The stat cache, in step with the index, records that the index is HEAD's
+            # tree (docs/formats/statcache.md): no tree needs building to know.
+            raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
+        entries = {p: FlatEntry(e.mode, e.blob_id) for p, e in cache.items()}
         if head is None and not entries and not allow_empty:  # git refuses this too
             raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
         tree = self.git.write_tree(entries)
         if head is not None and not allow_empty and self.git.commit(head).tree == tree:
+            if cache.written_ns:
+                # Found the long way: record it, so the next no-change commit need not.
+                cache.head = head
+                with contextlib.suppress(OSError, VaultError):  # derived data
+                    self._save_statcache(cache)
             raise UsageError("nothing to commit (use 'cvault add' to stage changes)")
         commit_id = self.git.create_commit(tree, [head] if head else [], message,
                                            author=author)
