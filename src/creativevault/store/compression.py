@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "DELTA_LEVEL",
+    "DELTA_MAX_RATIO",
     "MIN_SAVING",
     "Compressor",
+    "compress_delta",
     "decompress",
+    "decompress_delta",
     "is_precompressed",
 ]
 
@@ -131,4 +135,46 @@ def decompress(data: bytes, plain_len: int, *, where: str = "") -> bytes:
             expected=plain_len,
             actual=len(out),
         )
+    return out
+
+
+# -- deltas (docs/formats/pack.md, "Delta entries") ---------------------------------------
+
+#: Deltas are compressed at level 3: on issue #3's corpus (20 edit iterations), the
+#: changed chunks shrink 9 % against their previous versions at level 1, whose small match
+#: tables see little of a 256 KiB dictionary, 35 % at level 3, and no more at level 6.
+DELTA_LEVEL = 3
+#: a delta is kept only when (with its base key) it is below this fraction of the entry
+#: stored in full: a delta costs a second read and decompression on restore
+DELTA_MAX_RATIO = 0.75
+
+
+def _raw_dictionary(base: bytes) -> zstandard.ZstdCompressionDict:
+    import zstandard
+
+    return zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def compress_delta(data: bytes, base: bytes, level: int = DELTA_LEVEL) -> bytes:
+    """One zstd frame of ``data`` that needs ``base``'s bytes (a raw-content dictionary)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=level, dict_data=_raw_dictionary(base)).compress(data)
+
+
+def decompress_delta(frame: bytes, base: bytes, plain_len: int, *, where: str = "") -> bytes:
+    """Decode a frame made by :func:`compress_delta` with the same ``base``.
+
+    Raises :class:`CorruptObjectError` if the frame is damaged or its length is wrong.
+    """
+    import zstandard
+
+    try:
+        dctx = zstandard.ZstdDecompressor(dict_data=_raw_dictionary(base))
+        out = dctx.decompress(frame, max_output_size=plain_len)
+    except zstandard.ZstdError as exc:
+        raise CorruptObjectError(f"cannot decode the delta {where or 'entry'}: {exc}") from exc
+    if len(out) != plain_len:
+        raise CorruptObjectError(f"decoded delta {where or 'entry'} has the wrong length",
+                                 expected=plain_len, actual=len(out))
     return out

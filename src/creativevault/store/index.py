@@ -2,7 +2,8 @@
 
 SQLite in WAL mode, so lookups never hold every chunk id in memory, readers never block
 the writer, and a crash mid-update rolls back cleanly. Rows are only ever added after the
-pack they point into is durable; the index can always be rebuilt from the packs.
+pack they point into is durable; the index can always be rebuilt from the packs. Each
+delta chunk's row names its base, so gc and drop keep bases without reading packs.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from creativevault.errors import DiskFullError, StoreFormatError
 
-__all__ = ["INDEX_SCHEMA_VERSION", "Index", "IndexRow"]
+__all__ = ["INDEX_SCHEMA_VERSION", "Index", "IndexRow", "Lookup"]
 
-INDEX_SCHEMA_VERSION = 1
+INDEX_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,10 +32,18 @@ CREATE TABLE IF NOT EXISTS entries (
     plain_len INTEGER NOT NULL,
     flags INTEGER NOT NULL,
     size INTEGER NOT NULL,
+    base BLOB,
     PRIMARY KEY (type, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_pack ON entries (pack);
+CREATE INDEX IF NOT EXISTS entries_by_base ON entries (base) WHERE base IS NOT NULL;
 """
+#: schema 1 -> 2: the base column; schema 1 stores hold no deltas, so NULL is right
+_MIGRATE_1_TO_2 = (
+    "ALTER TABLE entries ADD COLUMN base BLOB",
+    "CREATE INDEX IF NOT EXISTS entries_by_base ON entries (base) WHERE base IS NOT NULL",
+    "UPDATE meta SET value='2' WHERE name='schema'",
+)
 
 
 def _volume_full(path: Path) -> bool:
@@ -48,7 +57,8 @@ def _volume_full(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """Where one entry lives. ``size`` is the file size for manifests, else ``plain_len``."""
+    """Where one entry lives. ``size`` is the file size for manifests, else ``plain_len``;
+    ``base`` is the key of a delta chunk's base (None for every other entry)."""
 
     type: int
     key: bytes
@@ -58,15 +68,25 @@ class IndexRow:
     plain_len: int
     flags: int
     size: int
+    base: bytes | None = None
 
-    def as_tuple(self) -> tuple[int, bytes, str, int, int, int, int, int]:
+    def as_tuple(self) -> tuple[int, bytes, str, int, int, int, int, int, bytes | None]:
         """The row in column order."""
         return (self.type, self.key, self.pack, self.offset, self.stored_len,
-                self.plain_len, self.flags, self.size)
+                self.plain_len, self.flags, self.size, self.base)
 
 
-_COLUMNS = "type, key, pack, offset, stored_len, plain_len, flags, size"
-_INSERT = "{verb} INTO entries (" + _COLUMNS + ") VALUES (?,?,?,?,?,?,?,?)"
+def _row(values: tuple) -> IndexRow:
+    etype, key, pack, offset, stored_len, plain_len, flags, size, base = values
+    return IndexRow(etype, bytes(key), pack, offset, stored_len, plain_len, flags, size,
+                    bytes(base) if base is not None else None)
+
+
+#: ``lookup(type, key)``: a row read inside a running transaction
+Lookup = Callable[[int, bytes], "IndexRow | None"]
+
+_COLUMNS = "type, key, pack, offset, stored_len, plain_len, flags, size, base"
+_INSERT = "{verb} INTO entries (" + _COLUMNS + ") VALUES (?,?,?,?,?,?,?,?,?)"
 
 
 class Index:
@@ -75,18 +95,14 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = None  # type: ignore[assignment]
+        self._db: sqlite3.Connection = None  # type: ignore[assignment]
         try:
             self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             with self._lock:
-                self._db.executescript(_SCHEMA)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
-                                 (str(INDEX_SCHEMA_VERSION),))
-                (version,) = self._db.execute(
-                    "SELECT value FROM meta WHERE name='schema'").fetchone()
+                version = self._create_or_migrate()
         except sqlite3.DatabaseError as exc:
             if self._db is not None:
                 self._db.close()  # never keep a file open on a volume being unmounted
@@ -101,6 +117,43 @@ class Index:
             raise StoreFormatError("unknown index schema version", path=path,
                                    expected=INDEX_SCHEMA_VERSION, actual=version)
 
+    def _create_or_migrate(self) -> str:
+        """Create the tables of a new index or bring a schema 1 index to schema 2, in
+        one transaction; return the schema version found (or made)."""
+        db = self._db
+        current = self._schema()
+        if current == str(INDEX_SCHEMA_VERSION):
+            return current  # the usual case: no write lock taken
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS meta "
+                       "(name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            found = db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+            if found is None:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(INDEX_SCHEMA_VERSION),))
+                version = str(INDEX_SCHEMA_VERSION)
+            elif found[0] == "1":
+                for statement in _MIGRATE_1_TO_2:
+                    db.execute(statement)
+                version = "2"
+            else:
+                version = str(found[0])
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return version
+
+    def _schema(self) -> str | None:
+        try:
+            found = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+        except sqlite3.OperationalError:  # no meta table yet: a new index
+            return None
+        return None if found is None else str(found[0])
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -112,7 +165,7 @@ class Index:
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE type=? AND key=?", (etype, key)
             ).fetchone()
-        return IndexRow(*row) if row else None
+        return _row(row) if row else None
 
     def contains(self, etype: int, key: bytes) -> bool:
         """True when the entry is indexed."""
@@ -184,8 +237,22 @@ class Index:
             if not page:
                 return
             for row in page:
-                yield IndexRow(*row)
+                yield _row(row)
             last = (page[-1][0], page[-1][1])
+
+    def delta_bases(self) -> Iterator[tuple[bytes, bytes]]:
+        """``(delta key, base key)`` of every delta chunk, materialised in pages."""
+        last = b""
+        while True:
+            with self._lock:
+                page = self._db.execute(
+                    "SELECT key, base FROM entries WHERE type=1 AND base IS NOT NULL "
+                    "AND key > ? ORDER BY key LIMIT 4096", (last,)).fetchall()
+            if not page:
+                return
+            for key, base in page:
+                yield bytes(key), bytes(base)
+            last = page[-1][0]
 
     def packs(self) -> dict[str, int]:
         """Pack name -> number of rows pointing into it."""
@@ -201,9 +268,23 @@ class Index:
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM entries WHERE type=2").fetchone()
         return chunks, files, logical
 
-    def replace_all(self, rows: Iterable[IndexRow]) -> None:
-        """Replace the whole index with ``rows`` in one transaction (index rebuild)."""
+    def replace_all(self, rows: Iterable[IndexRow],
+                    then: Callable[[Lookup], Iterable[IndexRow]] | None = None) -> None:
+        """Replace the whole index with ``rows`` in one transaction (index rebuild).
+
+        ``then(lookup)``, when given, yields more rows inside the same transaction after
+        ``rows`` are in, and may look rows up (``lookup(type, key)``) meanwhile: delta
+        entries are checked against bases that may sit in any pack.
+        """
         with self._transaction() as db:
             db.execute("DELETE FROM entries")
             db.executemany(_INSERT.format(verb="INSERT OR IGNORE"),
                            (r.as_tuple() for r in rows))
+            if then is not None:
+                def lookup(etype: int, key: bytes) -> IndexRow | None:
+                    row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE type=? AND key=?",
+                                     (etype, key)).fetchone()
+                    return _row(row) if row else None
+
+                db.executemany(_INSERT.format(verb="INSERT OR IGNORE"),
+                               [r.as_tuple() for r in then(lookup)])

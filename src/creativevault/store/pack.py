@@ -2,7 +2,9 @@
 
 A pack is a 16-byte file header followed by entries. Each entry is a 56-byte header
 (magic, type, flags, 32-byte key, stored length, plain length, CRC-32 of the stored bytes,
-CRC-32 of the header) and the stored bytes. Packs are written under a temporary name,
+CRC-32 of the header) and the stored bytes: plain, one zstd frame, or (version 2) a delta,
+the 32-byte key of a base chunk followed by a zstd frame that needs the base's plain
+bytes as its dictionary. Packs are written under a temporary name,
 fsynced and renamed (see :mod:`creativevault.store.durable`); readers only ever open
 final names, so a pack an index row points to is always complete.
 """
@@ -27,9 +29,11 @@ __all__ = [
     "ENTRY_CHUNK",
     "ENTRY_HEADER_SIZE",
     "ENTRY_MANIFEST",
+    "FLAG_DELTA",
     "FLAG_ZSTD",
     "PACK_HEADER",
     "PACK_VERSION",
+    "READABLE_PACK_VERSIONS",
     "EntryHeader",
     "PackReader",
     "PackScanError",
@@ -37,16 +41,22 @@ __all__ = [
     "is_pack_name",
     "is_temp_pack_name",
     "scan_pack",
+    "split_delta",
 ]
 
 PACK_MAGIC = b"CVPACK\r\n"
-PACK_VERSION = 1
+PACK_VERSION = 2
+#: version 1 packs (no delta entries) are read unchanged
+READABLE_PACK_VERSIONS = (1, 2)
 PACK_HEADER = PACK_MAGIC + struct.pack("<H", PACK_VERSION) + b"\x00" * 6
 ENTRY_MAGIC = b"CVEN"
 ENTRY_CHUNK = 1
 ENTRY_MANIFEST = 2
 FLAG_ZSTD = 0x01
-_KNOWN_FLAGS = FLAG_ZSTD
+#: a chunk stored as a delta: base key (32 bytes) + zstd frame with the base as dictionary
+FLAG_DELTA = 0x02
+_KNOWN_FLAGS = FLAG_ZSTD | FLAG_DELTA
+_BASE_KEY = 32
 _ENTRY = struct.Struct("<4sBBH32sIIII")
 ENTRY_HEADER_SIZE = _ENTRY.size  # 56
 _MAX_LEN = 0xFFFFFFFF
@@ -88,6 +98,11 @@ class EntryHeader:
         """True when the stored bytes are one zstd frame."""
         return bool(self.flags & FLAG_ZSTD)
 
+    @property
+    def delta(self) -> bool:
+        """True when the stored bytes are a base key and a frame needing that base."""
+        return bool(self.flags & FLAG_DELTA)
+
     def encode(self) -> bytes:
         """The 56 header bytes, ending with their own CRC-32."""
         head = _ENTRY.pack(ENTRY_MAGIC, self.type, self.flags, 0, self.key,
@@ -108,7 +123,16 @@ class EntryHeader:
             raise CorruptObjectError(f"{where}: entry header checksum mismatch")
         if etype not in (ENTRY_CHUNK, ENTRY_MANIFEST) or flags & ~_KNOWN_FLAGS:
             raise CorruptObjectError(f"{where}: unknown entry type {etype} or flags {flags:#x}")
+        if flags & FLAG_DELTA and (flags & FLAG_ZSTD or etype != ENTRY_CHUNK
+                                   or stored <= _BASE_KEY):
+            raise CorruptObjectError(f"{where}: malformed delta entry (type {etype}, flags "
+                                     f"{flags:#x}, {stored} stored bytes)")
         return cls(etype, flags, key, stored, plain, body_crc)
+
+
+def split_delta(stored: bytes) -> tuple[bytes, bytes]:
+    """A delta entry's stored bytes as ``(base key, zstd frame)``."""
+    return stored[:_BASE_KEY], stored[_BASE_KEY:]
 
 
 class PackWriter:
@@ -242,7 +266,7 @@ def scan_pack(path: Path) -> Iterator[tuple[int, EntryHeader, bytes]]:
         if head[:8] != PACK_MAGIC or len(head) < len(PACK_HEADER):
             raise PackScanError("corrupt-pack", 0, "not a cvault pack (bad file header)")
         (version,) = struct.unpack("<H", head[8:10])
-        if version != PACK_VERSION:
+        if version not in READABLE_PACK_VERSIONS:
             raise PackScanError("corrupt-pack", 0, f"unknown pack version {version}")
         offset = len(PACK_HEADER)
         while True:

@@ -5,7 +5,13 @@ import os
 import pytest
 
 from creativevault.errors import CorruptObjectError
-from creativevault.store.compression import Compressor, decompress, is_precompressed
+from creativevault.store.compression import (
+    Compressor,
+    compress_delta,
+    decompress,
+    decompress_delta,
+    is_precompressed,
+)
 
 
 @pytest.mark.parametrize("head", [
@@ -56,3 +62,21 @@ def test_damaged_frame_is_corrupt_object() -> None:
         decompress(b"not zstd at all", 10)
     with pytest.raises(CorruptObjectError, match="wrong length"):
         decompress(stored, len(data) + 1)
+
+
+def test_a_delta_needs_its_base_and_round_trips_with_it() -> None:
+    base = os.urandom(200_000)  # incompressible on its own ...
+    data = base[:90_000] + b"repainted" * 50 + base[90_450:]
+    frame = compress_delta(data, base)
+    assert len(frame) < 2_000  # ... but nearly free against its base
+    assert decompress_delta(frame, base, len(data)) == data
+    with pytest.raises(CorruptObjectError, match="wrong length"):
+        decompress_delta(frame, base, len(data) + 1)
+    with pytest.raises(CorruptObjectError, match="cannot decode"):
+        decompress_delta(b"garbage" * 10, base, len(data))
+    other = os.urandom(200_000)
+    try:
+        wrong = decompress_delta(frame, other, len(data))
+    except CorruptObjectError:
+        return
+    assert wrong != data  # another base gives other bytes: the BLAKE3 check catches it

@@ -67,3 +67,42 @@ def test_unknown_schema_and_garbage(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreFormatError):
         Index(bad)
+
+
+_SCHEMA_1 = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (type INTEGER NOT NULL, key BLOB NOT NULL, pack TEXT NOT NULL,
+    offset INTEGER NOT NULL, stored_len INTEGER NOT NULL, plain_len INTEGER NOT NULL,
+    flags INTEGER NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (type, key)) WITHOUT ROWID;
+CREATE INDEX entries_by_pack ON entries (pack);
+INSERT INTO meta VALUES ('schema', '1');
+"""
+
+
+def test_a_schema_1_index_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "i.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_1)
+    db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?)", _row(1).as_tuple()[:8])
+    db.commit()
+    db.close()
+    idx = Index(path)
+    assert idx.get(1, _row(1).key) == _row(1)  # base NULL: schema 1 stores hold no deltas
+    delta = IndexRow(1, b"d" * 32, "p1", 99, 10, 20, 2, 20, _row(1).key)
+    idx.add([delta])
+    assert idx.get(1, b"d" * 32) == delta
+    assert list(idx.delta_bases()) == [(b"d" * 32, _row(1).key)]
+    idx.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE name='schema'").fetchone() == ("2",)
+    db.close()
+    Index(path).close()  # a second open finds schema 2 and changes nothing
+
+
+def test_delta_bases_are_listed_in_pages(tmp_path: Path) -> None:
+    idx = Index(tmp_path / "i.sqlite")
+    rows = [IndexRow(1, i.to_bytes(32, "big"), "p", i, 1, 1, 2, 1, b"b" * 32)
+            for i in range(5000)]
+    idx.add([*rows, _row(9_999)])
+    assert len(list(idx.delta_bases())) == 5000
+    idx.close()

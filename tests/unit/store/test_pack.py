@@ -10,6 +10,7 @@ from creativevault.store.pack import (
     ENTRY_CHUNK,
     ENTRY_HEADER_SIZE,
     ENTRY_MANIFEST,
+    FLAG_DELTA,
     FLAG_ZSTD,
     PACK_HEADER,
     EntryHeader,
@@ -19,6 +20,7 @@ from creativevault.store.pack import (
     is_pack_name,
     is_temp_pack_name,
     scan_pack,
+    split_delta,
 )
 
 
@@ -124,3 +126,27 @@ def test_failing_opener_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         PackWriter(tmp_path, opener)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_delta_entries_are_chunks_with_a_base_key_and_never_also_zstd(tmp_path: Path) -> None:
+    w = PackWriter(tmp_path)
+    good = w.append(ENTRY_CHUNK, b"d" * 32, b"b" * 32 + b"frame", 100, FLAG_DELTA)
+    name = w.publish()
+    [(offset, header, stored)] = list(scan_pack(tmp_path / name))
+    assert offset == good and header.delta and not header.compressed
+    assert split_delta(stored) == (b"b" * 32, b"frame")
+    for etype, flags, stored_len in [(ENTRY_CHUNK, FLAG_DELTA | FLAG_ZSTD, 40),
+                                     (ENTRY_MANIFEST, FLAG_DELTA, 40),
+                                     (ENTRY_CHUNK, FLAG_DELTA, 32)]:  # no frame after the key
+        raw = EntryHeader(etype, flags, b"k" * 32, stored_len, 100, 0).encode()
+        with pytest.raises(CorruptObjectError, match="malformed delta"):
+            EntryHeader.decode(raw, where="test")
+
+
+def test_version_1_packs_are_still_read(tmp_path: Path) -> None:
+    name, offsets = _write(tmp_path)
+    path = tmp_path / name
+    assert PACK_HEADER[8:10] == b"\x02\x00"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:8] + b"\x01\x00" + raw[10:])  # what cvault wrote before deltas
+    assert [o for o, _h, _s in scan_pack(path)] == offsets
