@@ -10,6 +10,7 @@ Layout of ``root`` (``<repo>/.git/cvault/``)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -29,15 +30,16 @@ from creativevault.errors import (
     StoreFormatError,
 )
 from creativevault.store.chunker import DEFAULT_PARAMS, ChunkerParams
-from creativevault.store.compression import DEFAULT_LEVEL, decompress
+from creativevault.store.compression import DEFAULT_LEVEL, decompress, decompress_delta
 from creativevault.store.durable import fsync_dir, write_atomic
-from creativevault.store.index import Index, IndexRow
+from creativevault.store.index import Index, IndexRow, Lookup
 from creativevault.store.lock import DEFAULT_TIMEOUT, StoreLock
 from creativevault.store.manifest import Manifest
 from creativevault.store.pack import (
     ENTRY_CHUNK,
     ENTRY_HEADER_SIZE,
     ENTRY_MANIFEST,
+    FLAG_DELTA,
     PACK_HEADER,
     EntryHeader,
     PackReader,
@@ -47,6 +49,7 @@ from creativevault.store.pack import (
     is_pack_name,
     is_temp_pack_name,
     scan_pack,
+    split_delta,
 )
 from creativevault.store.reports import FsckProblem, FsckReport, GcReport, StoreStats
 from creativevault.types import Progress
@@ -235,9 +238,12 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot read {where}: {exc}",
                                  path=self.packs_dir / row.pack) from exc
-        if header.key != row.key or header.type != row.type or header.plain_len != row.plain_len:
+        if (header.key != row.key or header.type != row.type or header.plain_len != row.plain_len
+                or header.flags != row.flags):
             raise CorruptObjectError(f"{where}: entry header does not match the index",
                                      path=self.packs_dir / row.pack, offset=row.offset)
+        if header.delta:
+            return self._read_delta(row, stored, what=what)
         try:
             if header.compressed:
                 return decompress(stored, header.plain_len, where=where)
@@ -248,6 +254,51 @@ class Store:
             raise CorruptObjectError(f"{where}: stored length differs from plain length",
                                      path=self.packs_dir / row.pack, offset=row.offset)
         return stored
+
+    # -- deltas (docs/formats/pack.md, "Delta entries") ---------------------------------
+
+    def read_base(self, key: bytes, *, what: str) -> bytes:
+        """The verified plain bytes of chunk ``key`` stored in full, as a delta needs its
+        base; :class:`CorruptObjectError` naming ``what`` if it is missing, a delta itself
+        or damaged."""
+        row = self.index.get(ENTRY_CHUNK, key)
+        if row is None:
+            raise CorruptObjectError(f"{what} is missing from the store", path=self.root)
+        if row.flags & FLAG_DELTA:
+            raise CorruptObjectError(f"{what} is itself a delta (pack {row.pack} at offset "
+                                     f"{row.offset}); a base must be stored in full",
+                                     path=self.packs_dir / row.pack, offset=row.offset)
+        data = self._read_plain(row, what=what)
+        if blake3(data).digest() != key:
+            raise CorruptObjectError(f"{what} in pack {row.pack} fails its hash check",
+                                     path=self.packs_dir / row.pack, offset=row.offset)
+        return data
+
+    def read_chunk_plain(self, row: IndexRow) -> bytes:
+        """The verified plain bytes of the chunk of ``row`` (a delta is decoded): what a
+        transfer sends to a peer that does not take deltas."""
+        what = f"chunk {row.key.hex()}"
+        data = self._read_plain(row, what=what)
+        if blake3(data).digest() != row.key:
+            raise CorruptObjectError(f"{what} in pack {row.pack} fails its hash check",
+                                     path=self.packs_dir / row.pack, offset=row.offset)
+        return data
+
+    def _read_delta(self, row: IndexRow, stored: bytes, *, what: str) -> bytes:
+        """Decode a delta entry against its verified base (the caller checks the hash)."""
+        base_key, frame = split_delta(stored)
+        where = f"{what} in pack {row.pack} at offset {row.offset}"
+        if row.base is not None and row.base != base_key:
+            raise CorruptObjectError(f"{where}: its delta base differs from the index's",
+                                     path=self.packs_dir / row.pack, offset=row.offset,
+                                     field="base", expected=row.base.hex(),
+                                     actual=base_key.hex())
+        base = self.read_base(base_key, what=f"delta base {base_key.hex()} of {what}")
+        try:
+            return decompress_delta(frame, base, row.plain_len, where=where)
+        except CorruptObjectError as exc:
+            raise CorruptObjectError(exc.message, path=self.packs_dir / row.pack,
+                                     offset=row.offset) from exc
 
     def read_stored(self, row: IndexRow) -> tuple[EntryHeader, bytes]:
         """One entry exactly as stored (compressed or not), checked against its index row."""
@@ -345,16 +396,29 @@ class Store:
     def _published_packs(self) -> list[str]:
         return sorted(n for n in os.listdir(self.packs_dir) if is_pack_name(n))
 
-    def _verify_entry(self, pack: str, offset: int, header: EntryHeader,
-                      stored: bytes) -> tuple[str, str] | Manifest | None:
-        """Check a scanned entry. Return a (kind, detail) problem, the manifest, or None."""
+    def _verify_entry(self, pack: str, offset: int, header: EntryHeader, stored: bytes,
+                      base_of: Callable[[bytes], bytes] | None = None,
+                      ) -> tuple[str, str] | Manifest | None:
+        """Check a scanned entry. Return a (kind, detail) problem, the manifest, or None.
+
+        ``base_of(key)`` gives a delta's verified base (:class:`CorruptObjectError` if it
+        cannot); without it a delta is reported as unverifiable.
+        """
         import zlib
 
         kind = "corrupt-chunk" if header.type == ENTRY_CHUNK else "corrupt-manifest"
         if zlib.crc32(stored) != header.body_crc:
             return kind, "stored bytes checksum mismatch"
         try:
-            plain = (decompress(stored, header.plain_len) if header.compressed else stored)
+            if header.delta:
+                base_key, frame = split_delta(stored)
+                if base_of is None:
+                    return kind, f"a delta on base {base_key.hex()} cannot be checked here"
+                plain = decompress_delta(frame, base_of(base_key), header.plain_len)
+            elif header.compressed:
+                plain = decompress(stored, header.plain_len)
+            else:
+                plain = stored
         except CorruptObjectError as exc:
             return kind, exc.message
         if len(plain) != header.plain_len:
@@ -368,10 +432,39 @@ class Store:
         except CorruptObjectError as exc:
             return kind, exc.message
 
+    def _full_chunk_at(self, pack: str, offset: int, stored_len: int, key: bytes, *,
+                       what: str) -> bytes:
+        """The verified plain bytes of the full chunk entry ``key`` at ``offset`` of
+        ``pack``, read without the index (fsck, index rebuild)."""
+        try:
+            header, stored = self._reader.read_entry(pack, offset, stored_len)
+        except OSError as exc:
+            raise CorruptObjectError(f"{what} in pack {pack} cannot be read: {exc}") from exc
+        if header.key != key or header.type != ENTRY_CHUNK or header.delta:
+            raise CorruptObjectError(f"{what} is not a chunk stored in full (pack {pack} at "
+                                     f"offset {offset})")
+        plain = decompress(stored, header.plain_len, where=what) if header.compressed else stored
+        if len(plain) != header.plain_len or blake3(plain).digest() != key:
+            raise CorruptObjectError(f"{what} in pack {pack} fails its hash check")
+        return plain
+
+    def _base_in(self, lookup: Lookup, key: bytes) -> bytes:
+        """A delta base's verified plain bytes, found through ``lookup`` (index rebuild)."""
+        what = f"delta base {key.hex()}"
+        row = lookup(ENTRY_CHUNK, key)
+        if row is None or row.flags & FLAG_DELTA:
+            raise CorruptObjectError(f"{what} is not stored in full in any pack")
+        return self._full_chunk_at(row.pack, row.offset, row.stored_len, key, what=what)
+
     def rebuild_index(self, *, progress: Progress | None = None) -> int:
-        """Rebuild the index from the packs (verified entries only); return rows indexed."""
+        """Rebuild the index from the packs (verified entries only); return rows indexed.
+
+        Delta entries are checked last, in the same transaction, once every full chunk
+        (any of which may be a base) is indexed.
+        """
         progress = progress or Progress()
         count = 0
+        deltas: list[tuple[str, int, int]] = []  # (pack, offset, stored_len)
 
         def rows() -> Iterator[IndexRow]:
             nonlocal count
@@ -379,6 +472,9 @@ class Store:
                 progress.item(pack)
                 try:
                     for offset, header, stored in scan_pack(self.packs_dir / pack):
+                        if header.delta:
+                            deltas.append((pack, offset, header.stored_len))
+                            continue
                         result = self._verify_entry(pack, offset, header, stored)
                         if isinstance(result, tuple):
                             continue
@@ -389,9 +485,24 @@ class Store:
                 except PackScanError:
                     continue  # keep the entries before the damage
 
+        def delta_rows(lookup: Lookup) -> Iterator[IndexRow]:
+            nonlocal count
+            for pack, offset, stored_len in deltas:
+                try:
+                    header, stored = self._reader.read_entry(pack, offset, stored_len)
+                except (CorruptObjectError, OSError):
+                    continue
+                result = self._verify_entry(pack, offset, header, stored,
+                                            lambda key: self._base_in(lookup, key))
+                if result is None:
+                    count += 1
+                    yield IndexRow(header.type, header.key, pack, offset, header.stored_len,
+                                   header.plain_len, header.flags, header.plain_len,
+                                   split_delta(stored)[0])
+
         with self.lock():
             progress.start("rebuild index", None, "packs")
-            self.index.replace_all(rows())
+            self.index.replace_all(rows(), then=delta_rows)
             progress.finish()
         return count
 
@@ -410,17 +521,39 @@ class Store:
             progress.item(pack)
             rows = {r.offset: r for r in self.index.rows(pack=pack)}
             seen: set[int] = set()
+            # full chunks of this pack already verified: the base of a delta in an
+            # unindexed pack (a receiver writes a base and its delta to the same pack)
+            local: dict[bytes, tuple[int, int]] = {}
+
+            def base_of(key: bytes, pack: str = pack,
+                        local: dict[bytes, tuple[int, int]] = local) -> bytes:
+                what = f"its delta base {key.hex()}"
+                if key in local and not self.index.contains(ENTRY_CHUNK, key):
+                    return self._full_chunk_at(pack, *local[key], key, what=what)
+                return self.read_base(key, what=what)
+
             try:
                 for offset, header, stored in scan_pack(self.packs_dir / pack):
                     progress.advance(ENTRY_HEADER_SIZE + len(stored))
-                    result = self._verify_entry(pack, offset, header, stored)
+                    result = self._verify_entry(pack, offset, header, stored, base_of)
                     if header.type == ENTRY_CHUNK:
                         checked_chunks += 1
+                        if result is None and not header.delta:
+                            local[header.key] = (offset, header.stored_len)
                     else:
                         checked_files += 1
                     row = rows.get(offset)
                     if row is not None and row.key == header.key and row.type == header.type:
                         seen.add(offset)
+                        base = split_delta(stored)[0] if header.delta else None
+                        if row.base != base or row.flags != header.flags:
+                            problems.append(FsckProblem(
+                                "bad-index-row", pack, offset, row.key.hex(), [],
+                                f"index row disagrees with the entry (flags {row.flags:#x} vs "
+                                f"{header.flags:#x}, delta base "
+                                f"{row.base.hex() if row.base else None} vs "
+                                f"{base.hex() if base else None})"))
+                            damaged.setdefault(row.key, problems[-1])
                     if isinstance(result, tuple):
                         kind, detail = result
                         problem = FsckProblem(kind, pack, offset, header.key.hex(), [], detail)
@@ -485,8 +618,9 @@ class Store:
         """Remove what no live file reaches, from packs older than ``grace_seconds``.
 
         Manifests in packs younger than the grace period count as live too (their files
-        may not be referenced by a commit yet). Packs with mixed content are rewritten:
-        the new pack is durable and indexed before the old one is deleted.
+        may not be referenced by a commit yet), and so does the base of every live delta.
+        Packs with mixed content are rewritten: the new pack is durable and indexed
+        before the old one is deleted.
         """
         progress = progress or Progress()
         now = time.time() if now is None else now
@@ -519,6 +653,8 @@ class Store:
                     continue
                 live.add(root_id)
                 live.update(key for key, _ in self.read_manifest(root_id.hex()).chunks)
+            # bases are never deltas themselves, so one pass finds every base needed
+            live.update([base for key, base in self.index.delta_bases() if key in live])
             for pack in sorted(old):
                 progress.item(pack)
                 self._gc_pack(pack, live, report, dry_run)
@@ -543,10 +679,15 @@ class Store:
                     dead.add(key)
                     dead.update(k for k, _ in self.read_manifest(key.hex()).chunks)
             if dead:
+                # the bases of dropped deltas may go with them (bases are never deltas) ...
+                dead.update([base for key, base in self.index.delta_bases() if key in dead])
                 for row in self.index.rows(etype=ENTRY_MANIFEST):
                     if row.key not in dropped:
                         dead.difference_update(k for k, _ in self.read_manifest(
                             row.key.hex()).chunks)
+                # ... but a base stays while any delta on it stays
+                dead.difference_update([base for key, base in self.index.delta_bases()
+                                        if key not in dead])
             packs = sorted({row.pack for key in dead for row in [self._any_row(key)]
                             if row is not None})
             if not dry_run and dead:
@@ -621,8 +762,7 @@ class Store:
                     self.read_manifest(row.key.hex())
                 _header, stored = self._reader.read_entry(row.pack, row.offset, row.stored_len)
                 offset = writer.append(row.type, row.key, stored, row.plain_len, row.flags)
-                moved.append(IndexRow(row.type, row.key, writer.name, offset, row.stored_len,
-                                      row.plain_len, row.flags, row.size))
+                moved.append(dataclasses.replace(row, pack=writer.name, offset=offset))
             writer.publish()
         except BaseException:
             writer.discard()

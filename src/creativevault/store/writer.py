@@ -5,6 +5,10 @@ and drops chunks the store already has. Thread 2 compresses and appends new entr
 the current pack. A bounded queue of a few chunks between them keeps memory flat;
 hashlib, blake3 and zstandard release the GIL, so the two threads overlap on two cores.
 
+Given the previous version of a file (``similar_to``), each new chunk is also tried as a
+delta against the old chunk at the same place (:mod:`creativevault.store.alignment`),
+on the same compression pool; the delta is kept when clearly smaller.
+
 Visibility follows the write order of the store: a pack is fsynced and renamed before
 any index row points into it. Chunk rows of a full pack are committed when it rolls
 over; manifest rows (what makes a file visible) only when the session ends cleanly.
@@ -28,13 +32,21 @@ from typing import TYPE_CHECKING, BinaryIO
 from blake3 import blake3
 
 from creativevault.errors import (
+    CorruptObjectError,
     DiskFullError,
     FileChangedError,
     FileVanishedError,
+    ObjectMissingError,
     StoreError,
 )
+from creativevault.store.alignment import Alignment
 from creativevault.store.chunker import iter_chunks
-from creativevault.store.compression import Compressor, is_precompressed
+from creativevault.store.compression import (
+    DELTA_MAX_RATIO,
+    Compressor,
+    compress_delta,
+    is_precompressed,
+)
 from creativevault.store.durable import check_free_space, is_disk_full, to_disk_full
 from creativevault.store.index import Index, IndexRow
 from creativevault.store.lock import StoreLock
@@ -43,6 +55,7 @@ from creativevault.store.pack import (
     ENTRY_CHUNK,
     ENTRY_HEADER_SIZE,
     ENTRY_MANIFEST,
+    FLAG_DELTA,
     FLAG_ZSTD,
     PackWriter,
 )
@@ -65,8 +78,8 @@ class _Entry:
     compress: bool
     name: str
     size: int  # file size for manifests, plain length for chunks
-    #: compression already running on the pool: (stored bytes, compressed?)
-    pending: Future[tuple[bytes, bool]] | None = None
+    #: encoding already running on the pool: (stored bytes, flags, delta base or None)
+    pending: Future[tuple[bytes, int, bytes | None]] | None = None
 
 
 @dataclass
@@ -148,15 +161,15 @@ class _PackWorker(threading.Thread):
             self._pack = PackWriter(self.store.packs_dir, self.store.opener)
         flags = 0
         stored = item.data
+        base = None
         if item.pending is not None:
-            stored, compressed = item.pending.result()
-            flags = FLAG_ZSTD if compressed else 0
+            stored, flags, base = item.pending.result()
         elif item.compress:
             stored, compressed = self._compressor.compress(item.data)
             flags = FLAG_ZSTD if compressed else 0
         offset = self._pack.append(item.etype, item.key, stored, len(item.data), flags)
         row = IndexRow(item.etype, item.key, self._pack.name, offset, len(stored),
-                       len(item.data), flags, item.size)
+                       len(item.data), flags, item.size, base)
         (self._chunk_rows if item.etype == ENTRY_CHUNK else self._manifest_rows).append(row)
         self._added += ENTRY_HEADER_SIZE + len(stored)
         if self._pack.size >= self.store.pack_target_size:
@@ -286,8 +299,12 @@ class StoreWriter:
 
     # -- puts ----------------------------------------------------------------------------
 
-    def put_file(self, path: Path) -> StoredFile:
+    def put_file(self, path: Path, *, similar_to: str | None = None) -> StoredFile:
         """Store the file at ``path``, streaming it; return its id and sizes.
+
+        ``similar_to`` is the file id of a stored file it probably resembles (its previous
+        version): new chunks are then tried as deltas against that file's chunks. A hint
+        the store does not hold is ignored.
 
         Raises :class:`FileVanishedError` if it cannot be opened, :class:`FileChangedError`
         if it changed while being read (nothing of it becomes visible) and
@@ -306,31 +323,71 @@ class StoreWriter:
                 raise FileVanishedError("not a regular file", path=path)
             check_free_space(self._store.root, before.st_size, name=str(path))
             self._lock.refresh()
-            result = self._put(worker, fh, str(path), stat_before=before, path=path)
+            result = self._put(worker, fh, str(path), stat_before=before, path=path,
+                               similar_to=similar_to)
         finally:
             fh.close()
         return result
 
-    def put_stream(self, stream: BinaryIO, *, name: str = "<stream>") -> StoredFile:
+    def put_stream(self, stream: BinaryIO, *, name: str = "<stream>",
+                   similar_to: str | None = None) -> StoredFile:
         """Store everything readable from ``stream`` (``readinto`` or ``read``)."""
         worker = self._require_open()
         check_free_space(self._store.root, 0, name=name)
         self._lock.refresh()
-        return self._put(worker, stream, name)
+        return self._put(worker, stream, name, similar_to=similar_to)
 
-    def put_bytes(self, data: bytes) -> StoredFile:
+    def put_bytes(self, data: bytes, *, similar_to: str | None = None) -> StoredFile:
         """Store an in-memory byte string."""
         import io
 
         worker = self._require_open()
         check_free_space(self._store.root, len(data), name="<bytes>")
-        return self._put(worker, io.BytesIO(data), "<bytes>")
+        return self._put(worker, io.BytesIO(data), "<bytes>", similar_to=similar_to)
+
+    # -- deltas --------------------------------------------------------------------------
+
+    def _alignment(self, similar_to: str | None) -> Alignment | None:
+        """The previous version's chunks to align with, when the store holds it."""
+        if similar_to is None or not self._store.has_file(similar_to):
+            return None
+        try:
+            return Alignment(self._store.read_manifest(similar_to).chunks)
+        except (CorruptObjectError, StoreError):
+            return None  # a damaged hint costs only the deltas; fsck reports it
+
+    def _full_base(self, key: bytes | None) -> bytes | None:
+        """``key`` when it is stored in full, the base of ``key`` when it is a delta (bases
+        are never deltas: chains never grow), None when it is not indexed."""
+        if key is None:
+            return None
+        row = self._store.index.get(ENTRY_CHUNK, key)
+        if row is None:
+            return None
+        return row.base if row.flags & FLAG_DELTA else key
+
+    def _encode(self, data: bytes, compress: bool, base_key: bytes | None
+                ) -> tuple[bytes, int, bytes | None]:
+        """Stored bytes, flags and delta base of a new chunk (runs on the pool)."""
+        stored, compressed = self._compressor.compress(data) if compress else (data, False)
+        if base_key is not None:
+            try:
+                base = self._store.read_base(base_key, what=f"delta base {base_key.hex()}")
+            except (CorruptObjectError, ObjectMissingError, StoreError):
+                base = None  # store this chunk in full; fsck reports the damaged base
+            if base is not None:
+                delta = base_key + compress_delta(data, base)
+                if len(delta) < DELTA_MAX_RATIO * len(stored):
+                    return delta, FLAG_DELTA, base_key
+        return stored, FLAG_ZSTD if compressed else 0, None
 
     def _put(self, worker: _PackWorker, stream: BinaryIO, name: str, *,
-             stat_before: os.stat_result | None = None, path: Path | None = None) -> StoredFile:
+             stat_before: os.stat_result | None = None, path: Path | None = None,
+             similar_to: str | None = None) -> StoredFile:
         progress = self._progress
         progress.item(name)
         index = self._store.index
+        alignment = self._alignment(similar_to)
         whole = hashlib.sha256()
         chunks: list[tuple[bytes, int]] = []
         size = 0
@@ -343,11 +400,15 @@ class StoreWriter:
                 whole.update(data)
                 key = blake3(data).digest()
                 chunks.append((key, len(data)))
-                size += len(data)
+                offset, size = size, size + len(data)
+                shared = alignment is not None and alignment.observe(key, offset, len(data))
                 if key not in self._session_chunks and not index.contains(ENTRY_CHUNK, key):
                     self._session_chunks.add(key)
-                    pending = (self._pool.submit(self._compressor.compress, data)
-                               if compress and self._pool is not None else None)
+                    base = (self._full_base(alignment.base_for(offset))
+                            if alignment is not None and not shared else None)
+                    pending = (self._pool.submit(self._encode, data, compress, base)
+                               if (compress or base is not None) and self._pool is not None
+                               else None)
                     self._send(worker, _Entry(ENTRY_CHUNK, key, data, compress, name, len(data),
                                               pending))
                     if worker.error is not None:
