@@ -125,6 +125,28 @@ def _commit_data(c: Commit) -> CommitData:
     )
 
 
+def _use_gits_loose_compression(repo: Repo) -> None:
+    """Write loose objects at git's zlib level: ``core.looseCompression``, else
+    ``core.compression``, else 1 (best speed).
+
+    dulwich falls back to zlib's default (6) and reads only the repository's config; at
+    6 a 2.8 MB OBJ mesh staged as a plain blob takes 0.30 s instead of 0.05 s, for 12 %
+    less. Objects git packs later are recompressed at its pack level anyway.
+    """
+    store = repo.object_store
+    if not hasattr(store, "loose_compression_level"):
+        return
+    config = repo.get_config_stack()
+    level = 1
+    for name in (b"looseCompression", b"compression"):
+        try:
+            level = int(config.get((b"core",), name))
+        except (KeyError, ValueError):
+            continue
+        break
+    store.loose_compression_level = level if -1 <= level <= 9 else 1
+
+
 class GitRepo:
     """A git repository on disk, seen through dulwich.
 
@@ -136,6 +158,7 @@ class GitRepo:
                  git_dir: Path | None = None) -> None:
         self._opened = repo
         if repo is not None:
+            _use_gits_loose_compression(repo)
             self.worktree = Path(repo.path)
             self.git_dir = Path(repo.controldir())
         elif worktree is not None and git_dir is not None:
@@ -150,6 +173,7 @@ class GitRepo:
         repo = self._opened
         if repo is None:
             repo = self._opened = self._open_dulwich(self.worktree)
+            _use_gits_loose_compression(repo)
         return repo
 
     @staticmethod

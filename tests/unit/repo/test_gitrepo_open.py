@@ -115,3 +115,28 @@ def test_discover_and_head_import_no_dulwich(repo: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                          text=True, check=True)
     assert out.stdout.split() == ["main", first, "False"]
+
+
+@pytest.mark.parametrize(("config", "level"), [
+    ("", 1),  # git's default for loose objects (dulwich's own would be zlib's, 6)
+    ("[core]\n\tcompression = 4\n", 4),
+    ("[core]\n\tcompression = 4\n\tlooseCompression = 0\n", 0),
+])
+def test_loose_objects_are_written_at_gits_level(repo: Path, config: str, level: int) -> None:
+    with (repo / ".git" / "config").open("a") as f:
+        f.write(config)
+    git = GitRepo.discover(repo)
+    assert git._repo.object_store.loose_compression_level == level
+    data = b"v 0.0 1.0 2.0\n" * 20_000
+    blob = git.add_blob(data)
+    git.close()
+    assert run_git(repo, "cat-file", "blob", blob).stdout == data
+    run_git(repo, "fsck", "--strict")
+
+
+def test_the_global_config_counts_too(repo: Path, clean_env: Path) -> None:
+    with (clean_env / ".gitconfig").open("a") as f:
+        f.write("[core]\n\tlooseCompression = 9\n")
+    git = GitRepo.discover(repo)
+    assert git._repo.object_store.loose_compression_level == 9
+    git.close()
