@@ -82,10 +82,10 @@ def test_file_vanishing_during_add(vault: cv.Vault, proj: Path,
     before = snapshot(vault)
     original = StoreWriter.put_file
 
-    def vanish_first(self, path):
+    def vanish_first(self, path, **hint):
         if Path(path).name == "gone.png":
             Path(path).unlink()  # removed between the walk and the read
-        return original(self, path)
+        return original(self, path, **hint)
 
     with monkeypatch.context() as m, pytest.raises(FileVanishedError) as err:
         m.setattr(StoreWriter, "put_file", vanish_first)

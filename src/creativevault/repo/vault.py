@@ -751,7 +751,8 @@ class Vault:
                     cache.set(path, _entry(st, mode, self.git.add_blob(data), ptr.oid))
                     progress.advance(st.st_size)
                 elif managed:
-                    stored = writer.put_file(disk)
+                    # the version staged before is the likeliest delta base for new chunks
+                    stored = writer.put_file(disk, similar_to=entry.file_id if entry else None)
                     st = self._stat_after(disk)
                     if entry is not None and entry.file_id == stored.file_id:
                         blob_id = entry.blob_id  # same content: keep the committed pointer

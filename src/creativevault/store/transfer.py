@@ -10,7 +10,10 @@ all of what arrived and a re-run sends only what is still missing
 
 Order is what keeps a receiving store valid: chunk rows of a pack are indexed only after
 the pack is durable, and a manifest (what makes a file visible) only once all its chunks
-are indexed, in the same or an earlier pack.
+are indexed, in the same or an earlier pack. A delta chunk is accepted only once its base
+is held (indexed, or verified earlier in the same ingest) and it decodes against that
+base to its key; a peer that does not take deltas is sent them *expanded*, decoded and
+stored as ordinary chunk entries.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from blake3 import blake3
 
 from creativevault.errors import CorruptObjectError, DiskFullError, StoreError
-from creativevault.store.compression import decompress
+from creativevault.store.compression import Compressor, decompress, decompress_delta
 from creativevault.store.durable import check_free_space, is_disk_full
 from creativevault.store.index import IndexRow
 from creativevault.store.lock import StoreLock
@@ -34,8 +37,10 @@ from creativevault.store.pack import (
     ENTRY_CHUNK,
     ENTRY_HEADER_SIZE,
     ENTRY_MANIFEST,
+    FLAG_DELTA,
     FLAG_ZSTD,
     PackWriter,
+    split_delta,
 )
 from creativevault.types import Progress
 
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
     from creativevault.store.store import Store
 
 __all__ = ["DEFAULT_PUBLISH_EVERY", "Entry", "Ingest", "IngestReport", "MAX_ENTRY",
-           "manifest_of", "missing_keys", "read_entries"]
+           "delta_bases", "expand", "manifest_of", "missing_keys", "read_entries"]
 
 #: bytes of verified entries after which an ingest publishes a pack (what a kill loses)
 DEFAULT_PUBLISH_EVERY = 16 * 1024 * 1024
@@ -66,6 +71,11 @@ class Entry(NamedTuple):
     def wire_size(self) -> int:
         """Bytes this entry occupies in a pack (header included)."""
         return ENTRY_HEADER_SIZE + len(self.stored)
+
+    @property
+    def base(self) -> bytes | None:
+        """The key of a delta's base chunk; None for any other entry."""
+        return split_delta(self.stored)[0] if self.flags & FLAG_DELTA else None
 
 
 @dataclass
@@ -118,10 +128,13 @@ def missing_keys(store: Store, etype: int, keys: Iterable[bytes]) -> list[bytes]
     return out
 
 
-def read_entries(store: Store, etype: int, keys: Iterable[bytes]) -> Iterator[Entry]:
+def read_entries(store: Store, etype: int, keys: Iterable[bytes], *,
+                 deltas: bool = False) -> Iterator[Entry]:
     """Yield the stored form of each key (:class:`ObjectMissingError` for an absent one).
 
-    Entries are not decompressed here; the receiver verifies them.
+    Entries are not decompressed here; the receiver verifies them. A delta is yielded
+    expanded (:func:`expand`) unless ``deltas`` (the receiver takes deltas and holds, or
+    gets first, the base).
     """
     from creativevault.errors import ObjectMissingError
 
@@ -131,8 +144,41 @@ def read_entries(store: Store, etype: int, keys: Iterable[bytes]) -> Iterator[En
             kind = "chunk" if etype == ENTRY_CHUNK else "file"
             raise ObjectMissingError(f"{kind} {key.hex()} is not in the store at {store.root}",
                                      path=store.root)
+        if not deltas and row.flags & FLAG_DELTA:
+            yield expand(store, key)
+            continue
         header, stored = store.read_stored(row)
         yield Entry(etype, key, header.plain_len, header.flags, stored)
+
+
+_expand_compressor = Compressor()
+
+
+def expand(store: Store, key: bytes) -> Entry:
+    """Chunk ``key`` as an ordinary entry (zstd level 1 or raw), decoded and verified if
+    it is stored as a delta: for a receiver that takes no deltas or lacks the base."""
+    from creativevault.errors import ObjectMissingError
+
+    row = store.index.get(ENTRY_CHUNK, key)
+    if row is None:
+        raise ObjectMissingError(f"chunk {key.hex()} is not in the store at {store.root}",
+                                 path=store.root)
+    if not row.flags & FLAG_DELTA:
+        header, stored = store.read_stored(row)
+        return Entry(ENTRY_CHUNK, key, header.plain_len, header.flags, stored)
+    plain = store.read_chunk_plain(row)
+    stored, compressed = _expand_compressor.compress(plain)
+    return Entry(ENTRY_CHUNK, key, len(plain), FLAG_ZSTD if compressed else 0, stored)
+
+
+def delta_bases(store: Store, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+    """delta key -> base key, for the keys among ``keys`` stored as deltas."""
+    out: dict[bytes, bytes] = {}
+    for key in keys:
+        row = store.index.get(ENTRY_CHUNK, key)
+        if row is not None and row.base is not None:
+            out[key] = row.base
+    return out
 
 
 class Ingest:
@@ -154,6 +200,9 @@ class Ingest:
         self._rows: list[IndexRow] = []
         self._pending: set[bytes] = set()  # chunk keys in the unpublished pack
         self._pending_files: set[bytes] = set()  # manifest keys in the unpublished pack
+        #: full chunks of the unpublished pack, as stored (possible bases of later deltas;
+        #: bounded by publish_every)
+        self._pending_full: dict[bytes, Entry] = {}
         self._broken = False
 
     def __enter__(self) -> Ingest:
@@ -173,16 +222,39 @@ class Ingest:
         if entry.plain_len > MAX_ENTRY or len(entry.stored) > MAX_ENTRY:
             raise CorruptObjectError(f"{what} is larger than any entry cvault writes",
                                      actual=entry.plain_len)
-        if entry.flags & ~FLAG_ZSTD:
+        if entry.flags == FLAG_DELTA and entry.etype == ENTRY_CHUNK and len(entry.stored) > 32:
+            base_key, frame = split_delta(entry.stored)
+            plain = decompress_delta(frame, self._base(base_key, what), entry.plain_len,
+                                     where=what)
+        elif entry.flags & ~FLAG_ZSTD:
             raise CorruptObjectError(f"{what} has unknown flags {entry.flags:#x}")
-        plain = (decompress(entry.stored, entry.plain_len, where=what)
-                 if entry.flags & FLAG_ZSTD else entry.stored)
+        else:
+            plain = (decompress(entry.stored, entry.plain_len, where=what)
+                     if entry.flags & FLAG_ZSTD else entry.stored)
         if len(plain) != entry.plain_len:
             raise CorruptObjectError(f"{what} has the wrong length",
                                      expected=entry.plain_len, actual=len(plain))
         return plain
 
-    def _has_chunk(self, key: bytes) -> bool:
+    def _base(self, key: bytes, what: str) -> bytes:
+        """The verified plain bytes of a delta's base: held in full, here or in the pack
+        being written (:class:`CorruptObjectError` naming it otherwise)."""
+        where = f"the delta base {key.hex()} of {what}"
+        pending = self._pending_full.get(key)
+        if pending is None:
+            if key in self._pending:
+                raise CorruptObjectError(f"{where} is itself a delta; a base must be a "
+                                         "chunk stored in full")
+            if not self.store.index.contains(ENTRY_CHUNK, key):
+                raise CorruptObjectError(f"{what} arrived before {where} (which this store "
+                                         "lacks)")
+            return self.store.read_base(key, what=where)
+        # verified when it arrived; decompressed again rather than held in plain
+        return (decompress(pending.stored, pending.plain_len, where=where)
+                if pending.flags & FLAG_ZSTD else pending.stored)
+
+    def has_chunk(self, key: bytes) -> bool:
+        """True when the store holds chunk ``key`` or it arrived in this ingest."""
         return key in self._pending or self.store.index.contains(ENTRY_CHUNK, key)
 
     def verify(self, entry: Entry) -> int:
@@ -199,7 +271,7 @@ class Ingest:
             what = f"manifest of file {entry.key.hex()}"
             manifest = Manifest.decode(self._plain(entry, what), where=what)
             for key, _length in manifest.chunks:
-                if not self._has_chunk(key):
+                if not self.has_chunk(key):
                     raise CorruptObjectError(f"{what} arrived before its chunk {key.hex()}")
             return manifest.size
         raise CorruptObjectError(f"an entry of unknown type {entry.etype} arrived")
@@ -210,7 +282,7 @@ class Ingest:
         """Verify and append one entry; False when the store already had it."""
         if self._broken:
             raise StoreError("this transfer already failed; start it again", path=self.store.root)
-        if entry.etype == ENTRY_CHUNK and self._has_chunk(entry.key) or (
+        if entry.etype == ENTRY_CHUNK and self.has_chunk(entry.key) or (
                 entry.etype == ENTRY_MANIFEST and (
                     entry.key in self._pending_files
                     or self.store.index.contains(ENTRY_MANIFEST, entry.key))):
@@ -230,9 +302,12 @@ class Ingest:
             self._fail()
             raise self._convert(exc) from exc
         self._rows.append(IndexRow(entry.etype, entry.key, self._pack.name, offset,
-                                   len(entry.stored), entry.plain_len, entry.flags, size))
+                                   len(entry.stored), entry.plain_len, entry.flags, size,
+                                   entry.base))
         if entry.etype == ENTRY_CHUNK:
             self._pending.add(entry.key)
+            if not entry.flags & FLAG_DELTA:
+                self._pending_full[entry.key] = entry
             self.report.chunks += 1
         else:
             self._pending_files.add(entry.key)
@@ -253,6 +328,7 @@ class Ingest:
         except OSError as exc:
             pack.discard()
             self._pending.clear()
+            self._pending_full.clear()
             self._pending_files.clear()
             self._broken = True
             raise self._convert(exc) from exc
@@ -263,6 +339,7 @@ class Ingest:
         except sqlite3.OperationalError as exc:
             # the pack is durable but unindexed: nothing refers to it (gc reclaims it)
             self._pending.clear()
+            self._pending_full.clear()
             self._pending_files.clear()
             self._broken = True
             if "full" in str(exc):
@@ -273,6 +350,7 @@ class Ingest:
             raise StoreError(f"cannot update the index of the store at {self.store.root}: "
                              f"{exc}", path=self.store.root) from exc
         self._pending.clear()
+        self._pending_full.clear()
         self._pending_files.clear()
         self.report.packs += 1
 
@@ -289,6 +367,7 @@ class Ingest:
             pack.discard()
         self._rows = []
         self._pending.clear()
+        self._pending_full.clear()
         self._pending_files.clear()
 
     def _convert(self, exc: OSError) -> StoreError:

@@ -8,6 +8,7 @@ with the vault's fsck and the real ``git fsck --strict``.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from creativevault.errors import (
     UsageError,
 )
 from creativevault.features.sync import engine
+from creativevault.features.sync.content import ContentRef
 from creativevault.features.sync.engine import RefChange, fetch, push
 from creativevault.features.sync.peers import (
     LocalPeer,
@@ -34,7 +36,7 @@ from creativevault.features.sync.peers import (
     stream_pair_for_tests,
 )
 from creativevault.features.sync.urls import parse_url
-from creativevault.store.pack import ENTRY_CHUNK
+from creativevault.store.pack import ENTRY_CHUNK, FLAG_DELTA
 from creativevault.types import Progress
 from tests.unit.sync import (
     ART,
@@ -400,12 +402,12 @@ def test_tracking_refs_move_only_after_the_content(field: cv.Vault, studio: Path
     class Flaky(Recorder):
         gets = 0
 
-        def get(self, etype: int, keys: list[bytes]) -> Any:
+        def get(self, etype: int, keys: list[bytes], *deltas: bool) -> Any:
             if etype == ENTRY_CHUNK:
                 Flaky.gets += 1
                 if Flaky.gets == 2:
                     raise RemoteError("connection lost")
-            return self.peer.get(etype, keys)
+            return self.peer.get(etype, keys, *deltas)
 
     flaky = Flaky(local(studio))
     with pytest.raises(RemoteError):
@@ -568,3 +570,157 @@ def test_a_push_that_fits_with_the_margin_is_accepted_by_the_receiver(
     with session(studio) as peer:
         report = push(field, peer, [("main", BRANCH)], remote_name="studio")
     assert report.files == 3 and refs_of(studio) == {REF: field.git.head_commit()}
+
+
+# -- deltas ------------------------------------------------------------------------------
+
+TOUCHED = [edit_middle(FILES[ART], seed=11, length=600)]
+TOUCHED.append(edit_middle(TOUCHED[0], seed=12, length=400))
+
+
+def touch_up(vault: cv.Vault) -> list[str]:
+    """Commit two touch-ups of the cover after the first commit; the commits, oldest first
+    (the touched chunks are stored as deltas against the first version's)."""
+    commits = [vault.git.head_commit()]
+    for data in TOUCHED:
+        write(vault.root / ART, data)
+        commits.append(commit_all(vault, "cover: touch-up").id)
+    assert delta_rows(vault.root)
+    return commits  # type: ignore[return-value]
+
+
+def delta_rows(path: Path) -> dict[bytes, bytes]:
+    """delta key -> base key, in the store of the vault at ``path``."""
+    with cv.Vault.open(path) as vault:
+        return {r.key: r.base for r in vault.store.index.rows(etype=ENTRY_CHUNK)
+                if r.flags & FLAG_DELTA}
+
+
+def versions_read_back(path: Path, commits: list[str]) -> None:
+    with cv.Vault.open(path) as vault:
+        for commit, data in zip(commits, [FILES[ART], *TOUCHED], strict=True):
+            assert catted(vault, commit, ART) == data
+
+
+class OlderPeer:
+    """A peer as a cvault from before deltas answers: no 'deltas' in hello, get takes
+    two arguments."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.name = peer.name
+
+    def hello(self) -> dict[str, Any]:
+        info = dict(self.peer.hello())
+        info.pop("deltas")
+        return info
+
+    def get(self, etype: int, keys: list[bytes]) -> Any:
+        return self.peer.get(etype, keys)
+
+    def __getattr__(self, op: str) -> Any:
+        return getattr(self.peer, op)
+
+
+@pytest.mark.parametrize("kind", ["local", "stream"])
+def test_deltas_travel_as_deltas_in_a_push_and_a_fetch(field: cv.Vault, studio: Path,
+                                                       third: cv.Vault, kind: str) -> None:
+    commits = touch_up(field)
+    sent = delta_rows(field.root)
+
+    def connect() -> Peer:
+        return local(studio) if kind == "local" else stream_pair_for_tests(studio)[0]
+
+    peer = connect()
+    try:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    finally:
+        peer.close()
+    assert delta_rows(studio) == sent  # every base travelled too, first
+    assert_whole(studio)
+    versions_read_back(studio, commits)
+    peer = connect()
+    try:
+        fetch(third, peer, remote_name="studio")
+    finally:
+        peer.close()
+    assert delta_rows(third.root) == sent
+    assert_whole(third.root)
+    versions_read_back(third.root, commits)
+
+
+def test_a_pushed_touch_up_costs_its_delta_when_the_remote_holds_the_base(
+        field: cv.Vault, studio: Path) -> None:
+    with session(studio) as peer:
+        push(field, peer, [("main", BRANCH)], remote_name="studio")
+    before = packs_of(studio)
+    commits = touch_up(field)
+    with session(studio) as peer:
+        report = push(field, peer, [("main", BRANCH)], remote_name="studio")
+    assert report.files == 2 and report.chunks >= 2
+    new = packs_of(studio) - before
+    grew = sum((studio / ".git" / "cvault" / "packs" / n).stat().st_size for n in new)
+    assert grew < 20_000, grew  # the deltas and two manifests, not whole chunks
+    assert delta_rows(studio) == delta_rows(field.root)
+    assert_whole(studio)
+    versions_read_back(studio, commits[:1] + commits[1:])
+
+
+def test_an_older_peer_is_sent_and_sends_expanded_chunks(field: cv.Vault, studio: Path,
+                                                         third: cv.Vault) -> None:
+    commits = touch_up(field)
+    with session(studio) as peer:
+        push(field, OlderPeer(peer), [("main", BRANCH)],  # type: ignore[arg-type]
+             remote_name="studio")
+    assert delta_rows(studio) == {}
+    assert_whole(studio)
+    versions_read_back(studio, commits)
+    with session(field.root) as peer:  # the field vault holds deltas; asked by an older client
+        fetch(third, OlderPeer(peer), remote_name="field")  # type: ignore[arg-type]
+    assert delta_rows(third.root) == {}
+    assert_whole(third.root)
+    versions_read_back(third.root, commits)
+
+
+@pytest.mark.parametrize("order", ["base first", "delta first"])
+def test_a_delta_goes_after_its_base_or_expanded_when_the_receiver_lacks_it(
+        field: cv.Vault, studio: Path, third: cv.Vault, order: str) -> None:
+    commits = touch_up(field)
+    refs = {fid: ContentRef(fid, 0, ART) for fid in
+            (file_id(field, c, ART) for c in commits)}
+    if order == "delta first":
+        refs = dict(reversed(list(refs.items())))
+    latest = file_id(field, commits[-1], ART)
+    # only the latest version: its deltas' bases are not sent, so the deltas go expanded
+    with session(studio) as peer:
+        engine.send_content(field, peer, {latest: refs[latest]},
+                            engine.TransferReport("push", "studio"), free=1 << 40, deltas=True)
+    with cv.Vault.open(studio) as vault:
+        assert catted_id(vault, latest) == TOUCHED[-1]
+    assert delta_rows(studio) == {}
+    # every version, in either order: each base goes before its delta
+    with session(studio) as peer:
+        engine.send_content(field, peer, refs, engine.TransferReport("push", "studio"),
+                            free=1 << 40, deltas=True)
+    assert set(delta_rows(studio)) < set(delta_rows(field.root))  # less what went expanded
+    assert delta_rows(studio)
+    # and fetched the same ways, from the vault holding the deltas
+    with session(field.root) as peer:
+        engine.fetch_content(third, peer, {latest: refs[latest]},
+                             engine.TransferReport("fetch", "field"))
+        assert delta_rows(third.root) == {}
+        engine.fetch_content(third, peer, refs, engine.TransferReport("fetch", "field"),
+                             deltas=True)
+    assert delta_rows(third.root) == delta_rows(studio)
+    for path in (studio, third.root):
+        with cv.Vault.open(path) as vault:
+            for fid, data in zip(
+                    (file_id(field, c, ART) for c in commits), [FILES[ART], *TOUCHED],
+                    strict=True):
+                assert catted_id(vault, fid) == data
+
+
+def catted_id(vault: cv.Vault, fid: str) -> bytes:
+    out = io.BytesIO()
+    vault.store.write_file_to(fid, out)
+    return out.getvalue()

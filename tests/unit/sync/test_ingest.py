@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from creativevault.errors import (
     CorruptObjectError,
@@ -22,11 +23,12 @@ from creativevault.errors import (
 )
 from creativevault.store import ChunkerParams, Store
 from creativevault.store import pack as pack_mod
-from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST, FLAG_ZSTD
+from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST, FLAG_DELTA, FLAG_ZSTD
 from creativevault.store.transfer import (
     MAX_ENTRY,
     Entry,
     Ingest,
+    expand,
     manifest_of,
     missing_keys,
     read_entries,
@@ -343,3 +345,115 @@ def test_random_entry_order_never_publishes_a_manifest_without_its_chunks(source
     assert again.report.files == refused
     for fid, data in zip(ids, datas, strict=True):
         assert restored(dest, fid) == data
+
+
+# -- deltas ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def with_deltas(tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[Store, list[str], list[bytes]]]:
+    """A store holding a "PSD" and two touched-up versions, stored as deltas."""
+    store = Store.init(tmp_path_factory.mktemp("deltas") / "cvault", chunker=SMALL)
+    v1 = creative_bytes("a.psd", 600 * KIB, 5)
+    datas = [v1, edit_middle(v1, length=300), edit_middle(edit_middle(v1, length=300),
+                                                          seed=9, length=200)]
+    ids: list[str] = []
+    for data in datas:
+        with store.writer() as writer:
+            ids.append(writer.put_bytes(data, similar_to=ids[-1] if ids else None).file_id)
+    assert any(r.flags & FLAG_DELTA for r in store.index.rows(etype=ENTRY_CHUNK))
+    yield store, ids, datas
+    store.close()
+
+
+def as_stored(store: Store, fid: str) -> list[Entry]:
+    """A file's chunks as stored (deltas as deltas), then its manifest."""
+    keys = list(dict.fromkeys(k for k, _ in store.read_manifest(fid).chunks))
+    return [*read_entries(store, ENTRY_CHUNK, keys, deltas=True),
+            *read_entries(store, ENTRY_MANIFEST, [bytes.fromhex(fid)])]
+
+
+def test_deltas_arrive_after_their_bases_and_stay_deltas(with_deltas, dest: Store) -> None:
+    store, ids, datas = with_deltas
+    with Ingest(dest, publish_every=64 * KIB) as ingest:
+        for fid in ids:  # the first version holds every base, in the same or an earlier pack
+            for entry in as_stored(store, fid):
+                ingest.add(entry)
+    sent_deltas = [e for fid in ids for e in as_stored(store, fid) if e.flags & FLAG_DELTA]
+    assert sent_deltas
+    for entry in sent_deltas:
+        row = dest.index.get(ENTRY_CHUNK, entry.key)
+        assert row is not None and row.base == entry.base and row.flags == FLAG_DELTA
+    for fid, data in zip(ids, datas, strict=True):
+        assert restored(dest, fid) == data
+    assert_valid(dest)
+
+
+def test_a_delta_whose_base_is_in_the_same_unpublished_pack_is_verified(with_deltas,
+                                                                       dest: Store) -> None:
+    store, ids, datas = with_deltas
+    with Ingest(dest) as ingest:  # everything in one pack: bases never indexed before
+        for entry in [*as_stored(store, ids[0]), *as_stored(store, ids[2])]:
+            ingest.add(entry)
+    assert ingest.report.packs == 1
+    assert restored(dest, ids[2]) == datas[2]
+    assert_valid(dest)
+
+
+def test_a_delta_without_its_base_is_refused_naming_the_base(with_deltas, dest: Store) -> None:
+    store, ids, _datas = with_deltas
+    delta = next(e for e in as_stored(store, ids[1]) if e.flags & FLAG_DELTA)
+    assert delta.base is not None
+    with Ingest(dest) as ingest, pytest.raises(CorruptObjectError,
+                                              match=f"before the delta base {delta.base.hex()}"):
+        ingest.add(delta)
+    assert dest.stats().chunks == 0
+    # expanded, the same chunk is accepted on its own
+    with Ingest(dest) as ingest:
+        assert ingest.add(expand(store, delta.key))
+    row = dest.index.get(ENTRY_CHUNK, delta.key)
+    assert row is not None and row.base is None and not row.flags & FLAG_DELTA
+    assert_valid(dest)
+
+
+def test_damaged_or_malformed_deltas_are_refused(with_deltas, dest: Store) -> None:
+    store, ids, _datas = with_deltas
+    base_entries = as_stored(store, ids[0])
+    delta = next(e for e in as_stored(store, ids[1]) if e.flags & FLAG_DELTA)
+    with Ingest(dest) as ingest:
+        for entry in base_entries:
+            ingest.add(entry)
+        frame = bytearray(delta.stored)
+        frame[-3] ^= 0x40
+        bad = [
+            (delta._replace(stored=bytes(frame)), ""),
+            (delta._replace(flags=FLAG_DELTA | FLAG_ZSTD), "flags"),
+            (delta._replace(etype=ENTRY_MANIFEST), "flags"),
+            (delta._replace(stored=delta.stored[:32]), "flags"),
+            (delta._replace(plain_len=delta.plain_len + 1), ""),
+            (delta._replace(key=b"\x08" * 32), "hash check"),  # decodes, to other bytes
+        ]
+        for entry, says in bad:
+            with pytest.raises(CorruptObjectError, match=says or None):
+                ingest.add(entry)
+        # a base that is itself a delta (arrived in this ingest) is refused
+        ingest.add(delta)
+        chained = delta._replace(key=b"\x07" * 32, stored=delta.key + delta.stored[32:])
+        with pytest.raises(CorruptObjectError, match="itself a delta"):
+            ingest.add(chained)
+    assert_valid(dest)
+
+
+def test_read_entries_expands_deltas_unless_asked(with_deltas) -> None:
+    store, ids, datas = with_deltas
+    keys = [k for k, _ in store.read_manifest(ids[1]).chunks]
+    stored = list(read_entries(store, ENTRY_CHUNK, keys, deltas=True))
+    expanded = list(read_entries(store, ENTRY_CHUNK, keys))
+    assert any(e.flags & FLAG_DELTA for e in stored)
+    assert not any(e.flags & FLAG_DELTA for e in expanded)
+    assert [e.key for e in stored] == [e.key for e in expanded] == keys
+    plain = b"".join(zstandard.ZstdDecompressor().decompress(e.stored, max_output_size=e.plain_len)
+                     if e.flags & FLAG_ZSTD else e.stored for e in expanded)
+    assert plain == datas[1]
+    with pytest.raises(ObjectMissingError):
+        expand(store, b"\x00" * 32)

@@ -46,7 +46,7 @@ from creativevault.features.sync.urls import parse_url
 from creativevault.features.sync.wire import PROTOCOL
 from creativevault.repo.gitsync import read_pack, write_pack
 from creativevault.store.manifest import Manifest
-from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST, FLAG_ZSTD
+from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST, FLAG_DELTA, FLAG_ZSTD
 from creativevault.store.transfer import Entry, read_entries
 from tests.unit.sync import (
     ART,
@@ -603,3 +603,34 @@ def test_two_sessions_creating_the_same_ref_at_once(remote: RemoteSide, sender: 
     with pytest.raises((PushRejectedError, GitError)):
         first.update_refs([(REF, None, history["c2"])], False, [], "laptop")
     assert remote.refs()[REF] == history["c3"]
+
+
+# -- deltas ------------------------------------------------------------------------------
+
+def test_deltas_are_sent_as_stored_only_when_asked_and_need_their_base(
+        remote: RemoteSide, sender: cv.Vault, history: dict[str, str]) -> None:
+    peer = remote.peer
+    assert peer.hello()["deltas"] is True
+    old, new = file_id(sender, history["c1"], ART), file_id(sender, history["c2"], ART)
+    keys = list(dict.fromkeys(k for k, _ in sender.store.read_manifest(new).chunks))
+    stored = list(read_entries(sender.store, ENTRY_CHUNK, keys, deltas=True))
+    deltas = [e for e in stored if e.flags & FLAG_DELTA]
+    assert deltas, "the edited cover holds delta chunks"
+    # without its base the remote refuses a delta, naming the base
+    with pytest.raises(CorruptObjectError, match=deltas[0].base.hex()):  # type: ignore[union-attr]
+        peer.put([deltas[0]])
+    peer.put_done()
+    # with the first version there, the edit travels as deltas and stays one
+    peer.put([*chunk_entries(sender, old), manifest_entry(sender, old)])
+    peer.put([*stored, manifest_entry(sender, new)])
+    done = peer.put_done()
+    assert done["files"] == 2
+    assert peer.get(ENTRY_CHUNK, [e.key for e in deltas], True) == deltas
+    expanded = peer.get(ENTRY_CHUNK, [e.key for e in deltas])
+    assert not any(e.flags & FLAG_DELTA for e in expanded)
+    assert b"".join(plain(e) for e in peer.get(ENTRY_CHUNK, keys)) == edit_middle(
+        studio_files(1)[ART])
+    assert peer.verify_files([old, new]) == {old: None, new: None}
+    for session in remote.sessions:
+        session.close()
+    assert_whole(remote.path, content_complete=False)

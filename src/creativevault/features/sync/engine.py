@@ -9,6 +9,10 @@ Order is the safety argument (docs/sync.md):
 Each side only ever adds verified entries, published every few MiB, so a transfer killed
 at any byte leaves both vaults valid, and the same command run again moves only what is
 still missing (the plan is recomputed from what the receiver holds).
+
+Delta chunks travel as stored when the receiver takes deltas and holds the base or gets
+it in the same transfer (the base then goes first); otherwise they travel expanded,
+which costs less than a base the receiver would not need for anything else.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from creativevault.store.pack import ENTRY_CHUNK, ENTRY_MANIFEST
 from creativevault.store.transfer import (
     Entry,
     Ingest,
+    delta_bases,
+    expand,
     manifest_of,
     missing_keys,
     read_entries,
@@ -143,9 +149,45 @@ def _begin(report: TransferReport, plans: list[_FilePlan], dry_run: bool,
 
 # -- content: this vault -> peer ---------------------------------------------------------
 
+class _Sending:
+    """The chunk entries of a send, in plan order, each delta's base before it: a delta
+    goes as stored when the peer takes deltas and holds its base or gets it in this
+    transfer, else expanded."""
+
+    def __init__(self, vault: Vault, peer: Peer, plans: list[_FilePlan], deltas: bool) -> None:
+        self.store = vault.store
+        self.deltas = deltas
+        self.planned = {k for p in plans for k, _ in p.chunks}
+        self.bases = delta_bases(self.store, self.planned) if deltas else {}
+        outside = sorted({b for b in self.bases.values() if b not in self.planned})
+        self.lacking: set[bytes] = set()  # bases outside the transfer the peer lacks
+        for batch in _batched(outside, _KEYS_PER_QUERY):
+            self.lacking.update(peer.missing(ENTRY_CHUNK, batch))
+        self.sent: set[bytes] = set()
+
+    def entries(self, plan: _FilePlan) -> Iterator[Entry]:
+        for key, _length in plan.chunks:
+            if key in self.sent:
+                continue  # a base sent early, before its delta
+            self.sent.add(key)
+            base = self.bases.get(key)
+            if base is not None and base in self.lacking:
+                yield expand(self.store, key)
+                continue
+            if base is not None and base in self.planned and base not in self.sent:
+                self.sent.add(base)
+                yield from read_entries(self.store, ENTRY_CHUNK, [base])
+            yield from read_entries(self.store, ENTRY_CHUNK, [key], deltas=self.deltas)
+
+
 def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: TransferReport,
-                 *, free: int, dry_run: bool = False, progress: Progress | None = None) -> None:
-    """Send the stored files of ``refs`` the peer lacks (chunks before each manifest)."""
+                 *, free: int, deltas: bool = False, dry_run: bool = False,
+                 progress: Progress | None = None) -> None:
+    """Send the stored files of ``refs`` the peer lacks (chunks before each manifest).
+
+    ``deltas``: the peer takes delta entries (its ``hello`` said so); otherwise every
+    delta is sent expanded.
+    """
     progress = progress or Progress()
     store = vault.store
     here = [r for fid, r in refs.items() if store.has_file(fid)]
@@ -166,12 +208,13 @@ def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: 
     _check_space(free, _plain_bytes(plans), peer.name)
     if not _begin(report, plans, dry_run, progress):
         return
+    sending = _Sending(vault, peer, plans, deltas)
     batch: list[Entry] = []
     size = 0
     try:
         for plan in plans:
             progress.item(plan.ref.path)
-            for entry in read_entries(store, ENTRY_CHUNK, [k for k, _ in plan.chunks]):
+            for entry in sending.entries(plan):
                 batch.append(entry)
                 size += entry.plain_len
                 if size >= BATCH_BYTES:
@@ -189,10 +232,54 @@ def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: 
 
 # -- content: peer -> this vault ---------------------------------------------------------
 
+def _get_chunks(peer: Peer, keys: list[bytes], deltas: bool) -> list[Entry]:
+    # the third argument only when deltas are wanted: a peer that never announced them
+    # may take two
+    return peer.get(ENTRY_CHUNK, keys, True) if deltas else peer.get(ENTRY_CHUNK, keys)
+
+
+def _receive(ingest: Ingest, peer: Peer, entries: list[Entry], planned: set[bytes],
+             deltas: bool) -> int:
+    """Verify and add one batch of chunk entries, each delta's base first; return the
+    plain bytes of bases fetched ahead of their place in the plan.
+
+    A delta whose base is neither held nor in this batch is preceded by its base when
+    the base is planned anyway (fetched now, skipped later), else asked for expanded.
+    """
+    full = {e.key for e in entries if e.base is None}
+    early: list[bytes] = []
+    expand_keys: list[bytes] = []
+    for entry in entries:
+        base = entry.base
+        if base is None or base in full or ingest.has_chunk(base):
+            continue
+        if base in planned:
+            early.append(base)
+        else:
+            expand_keys.append(entry.key)
+    ahead = 0
+    if early:
+        for base_entry in _get_chunks(peer, list(dict.fromkeys(early)), deltas):
+            ingest.add(base_entry)
+            ahead += base_entry.plain_len
+    expanded = ({e.key: e for e in _get_chunks(peer, expand_keys, False)}
+                if expand_keys else {})
+    for entry in entries:  # full chunks first: a base may follow its delta in the batch
+        if entry.base is None:
+            ingest.add(entry)
+    for entry in entries:
+        if entry.base is not None:
+            ingest.add(expanded.get(entry.key, entry))
+    return ahead
+
+
 def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
-                  report: TransferReport, *, dry_run: bool = False,
+                  report: TransferReport, *, deltas: bool | None = None, dry_run: bool = False,
                   progress: Progress | None = None) -> None:
-    """Fetch the stored files of ``refs`` this vault lacks from the peer."""
+    """Fetch the stored files of ``refs`` this vault lacks from the peer.
+
+    ``deltas``: the peer sends delta entries (its ``hello`` said so; asked when None).
+    """
     progress = progress or Progress()
     store = vault.store
     wanted = [r for fid, r in refs.items() if not store.has_file(fid)]
@@ -214,6 +301,9 @@ def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
                  nothing="no content was received")
     if not _begin(report, plans, dry_run, progress):
         return
+    if deltas is None:
+        deltas = bool(peer.hello().get("deltas"))
+    planned = {k for p in plans for k, _ in p.chunks}
     with Ingest(store, progress=progress) as ingest:
         keys_batch: list[bytes] = []
         size = 0
@@ -221,15 +311,17 @@ def fetch_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef],
         def flush() -> None:
             nonlocal size
             if keys_batch:
-                for entry in peer.get(ENTRY_CHUNK, keys_batch):
-                    ingest.add(entry)
-                progress.advance(size)
+                ahead = _receive(ingest, peer, _get_chunks(peer, keys_batch, deltas),
+                                 planned, deltas)
+                progress.advance(size + ahead)
             keys_batch.clear()
             size = 0
 
         for plan in plans:
             progress.item(plan.ref.path)
             for key, length in plan.chunks:
+                if ingest.has_chunk(key):
+                    continue  # a base fetched ahead of its place, before its delta
                 keys_batch.append(key)
                 size += length
                 if size >= BATCH_BYTES:
@@ -268,8 +360,8 @@ def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_nam
     if not moves:
         return report
     _commits, refs = content_introduced(git, [m.new for m in moves], remote_refs.values())
-    send_content(vault, peer, refs, report, free=int(info.get("free", 0)), dry_run=dry_run,
-                 progress=progress)
+    send_content(vault, peer, refs, report, free=int(info.get("free", 0)),
+                 deltas=bool(info.get("deltas")), dry_run=dry_run, progress=progress)
     if dry_run:
         return report
     import io
@@ -331,7 +423,8 @@ def fetch(vault: Vault, peer: Peer, *, remote_name: str | None, branches: list[s
             report.files = -1  # unknown until the commits are here
         else:
             _commits, refs = content_introduced(git, [m.new for m in moves], known)
-            fetch_content(vault, peer, refs, report, dry_run=dry_run, progress=progress)
+            fetch_content(vault, peer, refs, report, deltas=bool(info.get("deltas")),
+                          dry_run=dry_run, progress=progress)
     if dry_run:
         return report
     for move in moves:

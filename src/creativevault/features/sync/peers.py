@@ -58,7 +58,7 @@ class Peer(Protocol):
 
     def hello(self) -> dict[str, Any]: ...
     def missing(self, etype: int, keys: list[bytes]) -> list[bytes]: ...
-    def get(self, etype: int, keys: list[bytes]) -> list[Entry]: ...
+    def get(self, etype: int, keys: list[bytes], deltas: bool = False) -> list[Entry]: ...
     def put(self, entries: list[Entry]) -> dict[str, int]: ...
     def put_done(self) -> dict[str, int]: ...
     def get_pack(self, wants: list[str], haves: list[str]) -> bytes: ...
@@ -93,8 +93,8 @@ class LocalPeer:
     def missing(self, etype: int, keys: list[bytes]) -> list[bytes]:
         return self.server.missing(etype, keys)
 
-    def get(self, etype: int, keys: list[bytes]) -> list[Entry]:
-        return self.server.get(etype, keys)
+    def get(self, etype: int, keys: list[bytes], deltas: bool = False) -> list[Entry]:
+        return self.server.get(etype, keys, deltas)
 
     def put(self, entries: list[Entry]) -> dict[str, int]:
         return self.server.put(entries)
@@ -162,8 +162,11 @@ class StreamPeer:
     def missing(self, etype: int, keys: list[bytes]) -> list[bytes]:
         return [bytes(k) for k in self.call("missing", etype, keys)]
 
-    def get(self, etype: int, keys: list[bytes]) -> list[Entry]:
-        return decode_entries(self.call("get", etype, keys))
+    def get(self, etype: int, keys: list[bytes], deltas: bool = False) -> list[Entry]:
+        # the third argument only when asked for: older servers take two
+        # (docs/formats/remote-protocol.md); a client asks only servers that said 'deltas'
+        args = (etype, keys, True) if deltas else (etype, keys)
+        return decode_entries(self.call("get", *args))
 
     def put(self, entries: list[Entry]) -> dict[str, int]:
         return dict(self.call("put", encode_entries(entries)))

@@ -64,15 +64,18 @@ class VaultServer:
             "free": shutil.disk_usage(self.vault.store.root).free,
             "partial": self.vault.git.config_get("cvault", "partial") == "true",
             "path": str(self.vault.root),
+            "deltas": True,  # takes and sends delta entries (pack version 2)
         }
 
     def missing(self, etype: int, keys: list[bytes]) -> list[bytes]:
         """Which of ``keys`` this vault's store lacks."""
         return missing_keys(self.vault.store, int(etype), [bytes(k) for k in keys])
 
-    def get(self, etype: int, keys: list[bytes]) -> list[Entry]:
-        """Stored entries for ``keys`` (all must be present)."""
-        return list(read_entries(self.vault.store, int(etype), [bytes(k) for k in keys]))
+    def get(self, etype: int, keys: list[bytes], deltas: bool = False) -> list[Entry]:
+        """Stored entries for ``keys`` (all must be present); deltas are expanded unless
+        the client takes them."""
+        return list(read_entries(self.vault.store, int(etype), [bytes(k) for k in keys],
+                                 deltas=deltas is True))
 
     def get_pack(self, wants: list[str], haves: list[str]) -> bytes:
         """A git pack with what a client holding ``haves`` needs for ``wants``."""
