@@ -344,14 +344,17 @@ class Store:
                                      path=self.packs_dir / row.pack, offset=row.offset)
         return data
 
-    def iter_file(self, file_id: str) -> Iterator[bytes]:
+    def iter_file(self, file_id: str, *, read_ahead: bool = True) -> Iterator[bytes]:
         """Yield the file's chunks in order, each verified before it is yielded.
 
+        ``read_ahead`` reads the next few chunks on two threads while the caller uses this
+        one; without it every chunk is read in the calling thread (what a caller that
+        writes several files at once wants: its files already keep the cores busy).
         :class:`ObjectMissingError` (raised at once) if the file is absent;
         :class:`CorruptObjectError` naming pack, offset and file id on a damaged chunk.
         """
         manifest = self.read_manifest(file_id)
-        if len(manifest.chunks) <= 1:
+        if len(manifest.chunks) <= 1 or not read_ahead:
             return (self._read_chunk(key, length, file_id) for key, length in manifest.chunks)
 
         def chunks() -> Iterator[bytes]:
@@ -378,11 +381,14 @@ class Store:
 
         return chunks()
 
-    def write_file_to(self, file_id: str, out: BinaryIO) -> int:
-        """Stream a stored file into ``out``, then check its SHA-256; return bytes written."""
+    def write_file_to(self, file_id: str, out: BinaryIO, *, read_ahead: bool = True) -> int:
+        """Stream a stored file into ``out``, then check its SHA-256; return bytes written.
+
+        ``read_ahead`` as in :meth:`iter_file`.
+        """
         whole = hashlib.sha256()
         total = 0
-        for data in self.iter_file(file_id):
+        for data in self.iter_file(file_id, read_ahead=read_ahead):
             whole.update(data)
             out.write(data)
             total += len(data)

@@ -14,6 +14,7 @@ from typing import BinaryIO
 import pytest
 
 from creativevault.errors import (
+    CorruptObjectError,
     DiskFullError,
     FileChangedError,
     FileVanishedError,
@@ -24,7 +25,7 @@ from creativevault.errors import (
 )
 from creativevault.store import Store, StoreStats
 from creativevault.store import writer as writer_mod
-from creativevault.store.pack import ENTRY_CHUNK, FLAG_ZSTD
+from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, FLAG_ZSTD
 
 from .conftest import SMALL_CHUNKS, mixed_bytes
 
@@ -154,6 +155,35 @@ def test_missing_objects(store: Store) -> None:
     with pytest.raises(ObjectMissingError):
         store.write_file_to("nothex", io.BytesIO())
     assert not store.has_file("nothex")
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_reading_with_or_without_read_ahead(store: Store, read_ahead: bool) -> None:
+    data = mixed_bytes(400_000, seed=21)
+    with store.writer() as w:
+        file_id = w.put_bytes(data).file_id
+    chunks = list(store.iter_file(file_id, read_ahead=read_ahead))
+    assert len(chunks) > 4 and b"".join(chunks) == data
+    out = io.BytesIO()
+    assert store.write_file_to(file_id, out, read_ahead=read_ahead) == len(data)
+    assert out.getvalue() == data
+
+    manifest = store.read_manifest(file_id)
+    row = store.index.get(ENTRY_CHUNK, manifest.chunks[3][0])
+    assert row is not None
+    with open(store.packs_dir / row.pack, "r+b") as fh:
+        fh.seek(row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x55]))
+    yielded = []
+    with pytest.raises(CorruptObjectError) as info:
+        for chunk in store.iter_file(file_id, read_ahead=read_ahead):
+            yielded.append(chunk)
+    assert b"".join(yielded) == data[:sum(n for _, n in manifest.chunks[:3])]
+    assert row.pack in str(info.value) and file_id in str(info.value)
+    with pytest.raises(CorruptObjectError):
+        store.write_file_to(file_id, io.BytesIO(), read_ahead=read_ahead)
 
 
 def test_pack_rollover(tmp_path: Path) -> None:
