@@ -53,6 +53,7 @@ from creativevault.repo.paths import (
 from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
+from creativevault.store.layout import check_layout
 from creativevault.types import Progress
 
 if TYPE_CHECKING:
@@ -313,9 +314,13 @@ def _entry(st: os.stat_result, mode: int, blob_id: str, file_id: str | None) -> 
 class Vault:
     """A CreativeVault repository: ``Vault.init(path)`` or ``Vault.open(path)``."""
 
-    def __init__(self, git: GitRepo, store: Store) -> None:
+    def __init__(self, git: GitRepo, store: Store | None = None, *,
+                 opener: Opener | None = None) -> None:
+        """``store``: the opened store, or ``None`` to open it (with ``opener``) on first
+        use; :meth:`open` has then checked its ``store.json``."""
         self.git = git
-        self.store = store
+        self._store = store
+        self._opener = opener
         self.root = git.worktree
         self.cvault_dir = git.git_dir / "cvault"
         self._statcache_path = self.cvault_dir / "statcache.msgpack"
@@ -364,9 +369,9 @@ class Vault:
         """Open the vault containing ``path``.
 
         ``opener(path)`` opens new pack files for writing (tests inject write failures).
+        ``store.json`` is checked now (format, version, layout); the rest of the store
+        (chunker settings, index) when it is first used.
         """
-        from creativevault.store import Store
-
         git = GitRepo.discover(Path(path))
         cvault_dir = git.git_dir / "cvault"
         if not (cvault_dir / "store.json").exists():
@@ -374,14 +379,26 @@ class Vault:
             raise NotAVaultError("a git repository but not a vault (run 'cvault init')",
                                  path=git.worktree)
         try:
-            store = Store.open(cvault_dir, opener=opener)
+            check_layout(cvault_dir)
         except BaseException:
             git.close()  # nothing stays open on a drive that is about to be unplugged
             raise
-        return cls(git, store)
+        return cls(git, opener=opener)
+
+    @property
+    def store(self) -> Store:
+        """The sidecar store, opened on first use: a no-change add or commit, and status,
+        never need it, and opening it loads zstd, BLAKE3, FastCDC and SQLite (~13 ms)."""
+        store = self._store
+        if store is None:
+            from creativevault.store import Store
+
+            store = self._store = Store.open(self.cvault_dir, opener=self._opener)
+        return store
 
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
         self.git.close()
 
     def __enter__(self) -> Vault:

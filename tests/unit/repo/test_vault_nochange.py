@@ -10,6 +10,7 @@ case of docs/formats/statcache.md), which only re-reading the file reveals.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import creativevault as cv
-from creativevault.errors import UsageError
+from creativevault.errors import StoreFormatError, UsageError
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, git_mode
 from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, git, write
 
@@ -178,16 +179,45 @@ def test_a_rebuilt_cache_is_written_back(committed: cv.Vault, proj: Path) -> Non
     assert_git_clean(proj)
 
 
-def test_no_change_add_and_commit_open_neither_dulwich_nor_the_store_writer(
+def test_no_change_add_and_commit_open_neither_dulwich_nor_the_store(
         committed: cv.Vault, proj: Path) -> None:
     code = ("import sys\n"
             "from creativevault.cli.main import main\n"
             "codes = main(['add', '.']), main(['commit', '-m', 'again'])\n"
             "heavy = ('dulwich.repo', 'dulwich.objects', 'dulwich.index', 'zstandard',\n"
-            "         'creativevault.store.writer', 'creativevault.repo.merge',\n"
-            "         'concurrent.futures')\n"
+            "         'creativevault.store.store', 'sqlite3', 'pyfastcdc',\n"
+            "         'creativevault.repo.merge', 'concurrent.futures')\n"
             "print(codes, sorted(m for m in heavy if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=proj, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "(0, 2) []", out.stderr
     assert "nothing to commit" in out.stderr
+
+
+def test_the_store_is_opened_only_when_content_is_read_or_written(
+        committed: cv.Vault, proj: Path) -> None:
+    with cv.Vault.open(proj) as vault:
+        vault.add(["."])
+        with pytest.raises(UsageError, match="nothing to commit"):
+            vault.commit("again")
+        assert vault.status().clean
+        assert vault._store is None
+        write(proj / "art" / "d.png", creative_bytes("d.png", MB, 4))
+        assert vault.add(["."]).paths == ["art/d.png"]
+        assert vault._store is not None
+
+
+def test_a_store_json_this_version_cannot_use_is_refused_at_open(committed: cv.Vault,
+                                                                 proj: Path) -> None:
+    config = committed.cvault_dir / "store.json"
+    body = json.loads(config.read_text())
+    config.write_text(json.dumps({**body, "version": 99}))
+    with pytest.raises(StoreFormatError, match="version"):
+        cv.Vault.open(proj)
+    # chunker settings are checked by the store itself, when it is first used
+    config.write_text(json.dumps({**body, "chunker": {"algorithm": "other"}}))
+    with cv.Vault.open(proj) as vault:
+        assert vault.status().clean
+        write(proj / "art" / "e.png", creative_bytes("e.png", MB, 5))
+        with pytest.raises(StoreFormatError, match="chunk"):
+            vault.add(["."])
