@@ -10,7 +10,6 @@ holds changes found nowhere else is first saved as a *rescue* entry.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -292,7 +291,10 @@ class _Content:
         return self.blob_id == other.blob_id
 
 
+# hashlib is imported by the first hash: loading OpenSSL costs a no-change add ~4 ms.
 def _git_blob_id_of_file(path: Path, size: int) -> str:
+    import hashlib
+
     h = hashlib.sha1(f"blob {size}\0".encode())
     with path.open("rb") as f:
         while block := f.read(_HASH_BLOCK):
@@ -301,6 +303,8 @@ def _git_blob_id_of_file(path: Path, size: int) -> str:
 
 
 def _sha256_of_file(path: Path) -> str:
+    import hashlib
+
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 

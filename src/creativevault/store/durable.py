@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 from creativevault.errors import DiskFullError
@@ -50,6 +49,8 @@ def to_disk_full(exc: OSError, *, store: Path, name: str) -> DiskFullError:
 
 def check_free_space(root: Path, needed: int, *, name: str) -> None:
     """Raise :class:`DiskFullError` unless ``root``'s volume has ``needed`` + margin free."""
+    import shutil  # with bz2 and lzma: not worth loading for every stat-cache write
+
     free = shutil.disk_usage(root).free
     required = needed + FREE_SPACE_MARGIN
     if free <= required:
