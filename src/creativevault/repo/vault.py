@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ from time import time_ns
 from typing import TYPE_CHECKING, BinaryIO
 
 from creativevault.errors import (
-    CorruptObjectError,
     FileChangedError,
     FileVanishedError,
     GitError,
@@ -52,6 +50,7 @@ from creativevault.repo.paths import (
 from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
+from creativevault.repo.worktree_writer import FileWrite, WorktreeWriter, write_verified
 from creativevault.store.layout import check_layout
 from creativevault.types import Progress
 
@@ -78,14 +77,6 @@ __all__ = [
 RESCUE_REF = "refs/cvault/rescue"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)  # the only portable way to read it: set, then restore
-    os.umask(mask)
-    return mask
-
-
-#: the process umask, read once (reading it means briefly setting it)
-_UMASK = _current_umask()
 _HASH_BLOCK = 1 << 20
 
 
@@ -950,47 +941,29 @@ class Vault:
 
     def _write_content(self, relpath: str, file_id: str, out: BinaryIO) -> int:
         """Stream verified content to ``out``; a damaged chunk names the user's file."""
-        try:
-            return self.store.write_file_to(file_id, out)
-        except CorruptObjectError as exc:
-            raise CorruptObjectError(f"stopped at damaged data in the store ({exc}); "
-                                     "'cvault fsck' lists all damage", path=relpath) from exc
+        return write_verified(self.store, relpath, file_id, out)
 
     # ------------------------------------------------------------------ materialize
+    def _file_write(self, relpath: str, entry: FlatEntry, content: _Content) -> FileWrite:
+        """What writing the committed bytes of ``relpath`` takes (see worktree_writer)."""
+        disk = self._disk(relpath)
+        executable = entry.mode == MODE_EXEC
+        if content.file_id is None:
+            return FileWrite(relpath, disk, content.size or 0, executable,
+                             blob_id=entry.blob_id)
+        ptr = parse_pointer(self.git.read_blob(entry.blob_id), path=relpath)
+        return FileWrite(relpath, disk, ptr.size, executable, file_id=ptr.oid,
+                         mtime_ns=ptr.mtime_ns)
+
+    def _worktree_writer(self) -> WorktreeWriter:
+        return WorktreeWriter(self.store, self.git.read_blob)
+
     def _materialize(self, relpath: str, entry: FlatEntry, content: _Content) -> os.stat_result:
         """Write the committed bytes of one file through a temp file and a rename."""
-        disk = self._disk(relpath)
-        if disk.is_dir():
-            raise WorktreeError("a folder is in the way of a file being restored", path=disk)
-        try:
-            disk.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise WorktreeError("a file is in the way of a folder being restored",
-                                path=exc.filename or disk.parent) from exc
-        fd, tmp_name = tempfile.mkstemp(prefix=".cvault-tmp-", dir=disk.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                mtime_ns = None
-                if content.file_id is not None:
-                    ptr = parse_pointer(self.git.read_blob(entry.blob_id), path=relpath)
-                    self._write_content(relpath, ptr.oid, out)
-                    mtime_ns = ptr.mtime_ns
-                else:
-                    out.write(self.git.read_blob(entry.blob_id))
-                out.flush()
-                os.fsync(out.fileno())
-            # mkstemp makes 0600 files; a restored file gets what git would give it
-            with contextlib.suppress(OSError):
-                tmp.chmod((0o777 if entry.mode == MODE_EXEC else 0o666) & ~_UMASK)
-            if mtime_ns is not None:
-                os.utime(tmp, ns=(mtime_ns, mtime_ns))
-            os.replace(tmp, disk)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        return disk.stat()
+        stats: list[os.stat_result] = []
+        self._worktree_writer().write([self._file_write(relpath, entry, content)],
+                                      lambda _f, st: stats.append(st))
+        return stats[0]
 
     # ------------------------------------------------------------------ rescue
     def _save_rescue(self, paths: list[str], reason: str) -> RescueEntry | None:
@@ -1100,11 +1073,14 @@ class Vault:
         if dry_run:
             return report
         report.rescued = self._save_rescue(rescue, reason) if rescue else None
-        for path, fe, want in plan_write:
-            st = self._materialize(path, fe, want)
-            entry = cache.get(path)
-            if entry is not None and entry.blob_id == fe.blob_id:
-                cache.set(path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
+
+        def written(f: FileWrite, st: os.stat_result) -> None:
+            entry = cache.get(f.path)
+            if entry is not None and entry.blob_id == targets[f.path].blob_id:
+                cache.set(f.path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
+
+        self._worktree_writer().write(
+            [self._file_write(path, fe, want) for path, fe, want in plan_write], written)
         # the git index too: its stat data must follow the rewritten files, or plain git
         # (which cannot re-clean a vault file without the filter) sees them as modified
         self._write_index(cache)
@@ -1280,19 +1256,28 @@ class Vault:
                 cache.remove(path)
                 done += 1
                 progress.advance(1)
+            jobs: list[FileWrite] = []
             for path, fe in sorted(writes.items()):
-                progress.item(path)
-                want = contents[path]
-                have = self._worktree_state(path, cache)
-                if have is not None and have.same(want) and self._disk(path).is_file():
-                    st = self._disk(path).stat()
+                if path in unchanged:  # the plan found its working bytes already right
+                    progress.item(path)
+                    cache.set(path, _entry(self._disk(path).stat(), fe.mode, fe.blob_id,
+                                           contents[path].file_id))
+                    done += 1
+                    progress.advance(1)
                 elif path in absent:  # the pointer text itself, as git-lfs does
-                    st = self._materialize(path, fe, _Content(fe.blob_id, None))
+                    jobs.append(self._file_write(path, fe, _Content(fe.blob_id, None)))
                 else:
-                    st = self._materialize(path, fe, want)
-                cache.set(path, _entry(st, fe.mode, fe.blob_id, want.file_id))
+                    jobs.append(self._file_write(path, fe, contents[path]))
+
+            def written(f: FileWrite, st: os.stat_result) -> None:
+                nonlocal done
+                progress.item(f.path)
+                fe = writes[f.path]
+                cache.set(f.path, _entry(st, fe.mode, fe.blob_id, contents[f.path].file_id))
                 done += 1
                 progress.advance(1)
+
+            self._worktree_writer().write(jobs, written)
         except VaultError as exc:
             # Say what remains: HEAD and the index still name the old commit, so the files
             # already switched show as changes and `checkout` of the old one undoes them.
