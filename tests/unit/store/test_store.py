@@ -186,6 +186,35 @@ def test_reading_with_or_without_read_ahead(store: Store, read_ahead: bool) -> N
         store.write_file_to(file_id, io.BytesIO(), read_ahead=read_ahead)
 
 
+@pytest.mark.parametrize("compressible", [True, False])
+def test_damage_in_a_chunk_is_caught_by_its_hash_without_its_crc(store: Store,
+                                                                 compressible: bool) -> None:
+    data = (bytes(range(256)) * 400 if compressible else os.urandom(100_000))
+    with store.writer() as w:
+        file_id = w.put_bytes(data).file_id
+    key = store.read_manifest(file_id).chunks[0][0]
+    row = store.index.get(ENTRY_CHUNK, key)
+    assert row is not None and bool(row.flags & FLAG_ZSTD) == compressible
+    path = store.packs_dir / row.pack
+    with open(path, "r+b") as fh:
+        fh.seek(row.offset + ENTRY_HEADER_SIZE + row.stored_len - 3)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(CorruptObjectError) as info:
+        list(store.iter_file(file_id, read_ahead=False))
+    assert row.pack in str(info.value) and file_id in str(info.value)
+    assert info.value.offset == row.offset and info.value.corrupt
+    with store.writer() as w:  # a second file whose manifest lives in another pack
+        other = w.put_bytes(data + b"tail").file_id
+    assert store.read_manifest(other).chunks[0][0] == key
+    with open(path, "r+b") as fh:  # the first pack cut short inside the shared chunk
+        fh.truncate(row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
+    with pytest.raises(CorruptObjectError, match="stored length mismatch") as info:
+        list(store.iter_file(other, read_ahead=False))
+    assert row.pack in str(info.value) and other in str(info.value)
+
+
 def test_pack_rollover(tmp_path: Path) -> None:
     store = Store.init(tmp_path / "s", chunker=SMALL_CHUNKS, pack_target_size=100_000)
     data = mixed_bytes(1_000_000, seed=4)
