@@ -3,7 +3,11 @@
 git starts one process per command and sends every vault-managed file through it:
 *clean* streams a working file into the store and answers with its pointer; *smudge*
 turns a pointer back into the exact bytes. A smudge whose content is not in this vault
-writes the pointer itself and warns: it never fails a checkout. The ``delay``
+writes the pointer itself and warns: it never fails a checkout. Clean passes the
+store the previous version of the same path (what the index, or failing that HEAD, holds
+for it) so an edit's new chunks are stored as deltas, as ``cvault add`` does; the index
+is read once per process, HEAD one path at a time, and a hint that cannot be read is
+dropped, never a reason to fail. The ``delay``
 capability is not offered: content is local, so delaying would only add round trips
 (it pays once content is fetched from a remote).
 
@@ -55,7 +59,9 @@ class FilterProcess:
         self.writer = PacketWriter(stdout)
         self.warn = warn
         self._staged: dict[str, str] | None = None
-        self._head: dict[str, str] | None = None
+        self._head_commit: str | None | bool = False  # False: not resolved yet
+        #: (source, path) -> that blob's bytes and pointer, None when it is not a pointer
+        self._recorded: dict[tuple[str, str], tuple[bytes, Pointer] | None] = {}
         #: paths whose content was missing, so a pointer file was written instead
         self.missing: list[str] = []
 
@@ -128,8 +134,10 @@ class FilterProcess:
                 return iter([head])  # already a pointer (content not present here)
             except (NotAPointerError, PointerError):
                 pass
+        similar_to = self._previous_file_id(pathname)
         with self.vault.store.writer() as writer:
-            stored = writer.put_stream(_Prefixed(head, stream), name=pathname)
+            stored = writer.put_stream(_Prefixed(head, stream), name=pathname,
+                                       similar_to=similar_to)
         known = self._known_pointer(pathname, stored.file_id)
         if known is not None:
             # same content as staged (or committed): keep that pointer byte-exact (committed
@@ -145,6 +153,23 @@ class FilterProcess:
             pass
         return iter([Pointer(oid=stored.file_id, size=stored.size, extra=extra).encode()])
 
+    def _previous_file_id(self, pathname: str) -> str | None:
+        """The file id of the version of ``pathname`` staged or, failing that, committed in
+        HEAD, when the store holds it: the likeliest delta base for an edit's new chunks.
+
+        Only a hint: anything unreadable (index, blob, pointer, store row) means no hint.
+        """
+        for source in ("index", "HEAD"):
+            recorded = self._recorded_pointer(source, pathname)
+            if recorded is None:
+                continue
+            try:
+                if self.vault.store.has_file(recorded[1].oid):
+                    return recorded[1].oid
+            except VaultError:
+                return None
+        return None
+
     def _known_pointer(self, pathname: str, file_id: str) -> bytes | None:
         """The exact bytes of the pointer to ``file_id`` staged for ``pathname`` or, failing
         that, committed for it in HEAD.
@@ -153,29 +178,52 @@ class FilterProcess:
         stash pop --index`` and ``git reset --refresh`` compare working files with HEAD's
         blobs while the index file still holds other ones.
         """
-        if self._staged is None:  # read the index once per process, and only if needed
-            self._staged = {path: entry.sha.decode()
-                            for path, entry in self.vault.git.read_index().items()}
-        data = self._pointer_bytes(self._staged.get(pathname), file_id)
-        if data is None:
-            if self._head is None:  # read HEAD's tree once per process, and only if needed
-                try:
-                    head = self.vault.git.commit_tree_flat(self.vault.git.head_commit())
-                except VaultError:
-                    head = {}
-                self._head = {path: entry.blob_id for path, entry in head.items()}
-            data = self._pointer_bytes(self._head.get(pathname), file_id)
-        return data
+        for source in ("index", "HEAD"):
+            recorded = self._recorded_pointer(source, pathname)
+            if recorded is not None and recorded[1].oid == file_id:
+                return recorded[0]
+        return None
 
-    def _pointer_bytes(self, blob_id: str | None, file_id: str) -> bytes | None:
-        """The blob's bytes if it is a pointer to ``file_id``."""
+    def _recorded_pointer(self, source: str, pathname: str) -> tuple[bytes, Pointer] | None:
+        """The pointer blob ``source`` (``index`` or ``HEAD``) holds for ``pathname``, read
+        once per process; None when there is none or it cannot be read."""
+        key = (source, pathname)
+        if key not in self._recorded:
+            blob_id = (self._staged_blob(pathname) if source == "index"
+                       else self._head_blob(pathname))
+            self._recorded[key] = self._pointer_of(blob_id)
+        return self._recorded[key]
+
+    def _staged_blob(self, pathname: str) -> str | None:
+        if self._staged is None:  # read the index once per process, and only if needed
+            try:
+                self._staged = {path: entry.sha.decode()
+                                for path, entry in self.vault.git.read_index().items()}
+            except VaultError:
+                self._staged = {}  # git reports a damaged index itself
+        return self._staged.get(pathname)
+
+    def _head_blob(self, pathname: str) -> str | None:
+        """HEAD's blob for one path (a lookup down the tree, never the whole tree)."""
+        try:
+            if self._head_commit is False:
+                self._head_commit = self.vault.git.head_commit()
+            if not isinstance(self._head_commit, str):
+                return None
+            entry = self.vault.git.entry_at(self._head_commit, pathname)
+        except (VaultError, KeyError):  # KeyError: a tree object missing from the repository
+            return None
+        return entry.blob_id if entry is not None else None
+
+    def _pointer_of(self, blob_id: str | None) -> tuple[bytes, Pointer] | None:
+        """The blob's bytes and pointer, when it is one."""
         if blob_id is None:
             return None
         try:
             data = self.vault.git.read_blob(blob_id)
-            if len(data) > MAX_POINTER_SIZE or parse_pointer(data).oid != file_id:
+            if len(data) > MAX_POINTER_SIZE:
                 return None
-            return data
+            return data, parse_pointer(data)
         except (GitError, NotAPointerError, PointerError):
             return None
 
