@@ -333,3 +333,40 @@ def test_rewrite_lfs_attributes_keeps_patterns_and_other_attributes() -> None:
                    "# filter=lfs in a comment stays\n"
                    "filter=lfs filter=cvault\n")
     assert rewrite_lfs_attributes(new) == (new, 0)
+
+
+# ----------------------------------------------------------------------------- deltas
+def _edited(data: bytes, at: int, n: int = 3000) -> bytes:
+    return data[:at] + bytes(b ^ 0x5A for b in data[at:at + n]) + data[at + n:]
+
+
+@needs_git_lfs
+def test_edited_versions_are_imported_as_deltas(tmp_path: Path, cv) -> None:
+    """Each version of a path is stored with the previous one as its delta hint, oldest
+    first; a path reverted to an older content (a cycle of hints) is still imported."""
+    from creativevault.store.pack import ENTRY_CHUNK, FLAG_DELTA
+
+    root = tmp_path / "edits"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "lfs", "install", "--local")
+    git(root, "lfs", "track", "*.psd")
+    v1 = creative_bytes("art.psd", 4 * MB, 11)
+    versions = [v1, _edited(v1, 2 * MB), _edited(_edited(v1, 2 * MB), 3 * MB)]
+    commits = []
+    for i, data in enumerate([*versions, v1]):  # the last commit reverts to v1
+        write(root / "art.psd", data, age=100 - 10 * i)
+        git(root, "add", ".gitattributes", "art.psd")
+        git(root, "commit", "-q", "-m", f"v{i + 1}")
+        commits.append(git(root, "rev-parse", "HEAD").strip())
+
+    report = import_json(cv, root)
+    assert report["objects_stored"] == 3 and report["bad_objects"] == []
+    assert report["added_bytes"] < len(v1) + 64 * 1024  # v1 in full, two small edits
+    with Vault.open(root) as vault:
+        rows = [r for r in vault.store.index.rows(etype=ENTRY_CHUNK) if r.flags & FLAG_DELTA]
+        assert len(rows) >= 2, "each edit's new chunk is a delta"
+        for commit, data in zip(commits, [*versions, v1], strict=True):
+            buf = io.BytesIO()
+            vault.cat(f"{commit}:art.psd", buf)
+            assert sha256(buf.getvalue()) == sha256(data), commit

@@ -9,9 +9,11 @@ file (``docs/formats/pointer.md``), so importing is a copy, not a conversion:
    ``HEAD`` and collect the git-lfs pointers in their trees; name the pointers whose
    object is neither in ``.git/lfs/objects`` nor in the vault; find the
    ``.gitattributes`` lines that send paths through git-lfs.
-2. **Apply**: stream each object into the store in one write session, verifying on the
-   way that its SHA-256 equals its name (a mismatching or unreadable object is skipped,
-   reported and never stored); adopt the repository as a vault (``Vault.init``: filter,
+2. **Apply**: stream each object into the store, verifying on the way that its SHA-256
+   equals its name (a mismatching or unreadable object is skipped, reported and never
+   stored), each version of a path with the previous version of that path as its delta
+   hint, so an edit is stored as deltas (older versions go first, in an earlier write
+   session: a hint counts only once its file is visible); adopt the repository as a vault (``Vault.init``: filter,
    diff driver and hooks installed, git-lfs's hooks chained); rewrite the working
    ``.gitattributes`` so future commits go through cvault.
 
@@ -89,6 +91,9 @@ class LfsPointer:
     commit: str
     oid: str
     size: int
+    #: the oid ``path`` held in the commit's first parent (its previous version), when
+    #: that was a git-lfs pointer to other content
+    previous: str | None = None
 
     def describe(self) -> str:
         return f"{self.path}@{self.commit[:10]}"
@@ -129,6 +134,8 @@ class ImportPlan:
     pointers: list[LfsPointer] = field(default_factory=list)
     #: pointers whose object is neither in the objects folder nor in the vault
     missing: list[LfsPointer] = field(default_factory=list)
+    #: oid -> the oid of a previous version of a path holding it (its delta hint)
+    previous: dict[str, str] = field(default_factory=dict)
     #: attribute file -> number of lines that would change from git-lfs to cvault
     attribute_edits: dict[Path, int] = field(default_factory=dict)
     #: the repository is not a vault yet (apply adopts it)
@@ -228,7 +235,7 @@ def scan_lfs_pointers(git: GitRepo) -> list[LfsPointer]:
 
     Each commit is compared with its first parent, so a file is read once per version
     (identical subtrees are skipped); each distinct (path, oid) is listed once, with a
-    commit that holds it.
+    commit that holds it and the path's version in that commit's first parent.
     """
     tips = _history_tips(git)
     if not tips:
@@ -242,14 +249,22 @@ def scan_lfs_pointers(git: GitRepo) -> list[LfsPointer]:
                 parent_tree = git.commit(commit.parents[0]).tree
             except RevisionNotFoundError:  # a shallow clone's boundary
                 parent_tree = None
-        for path, (_old, new) in git.changed_entries(parent_tree, commit.tree).items():
+        for path, (old, new) in git.changed_entries(parent_tree, commit.tree).items():
             if new is None or new.mode not in (MODE_FILE, MODE_EXEC):
                 continue
             if new.blob_id not in blob_oids:
                 blob_oids[new.blob_id] = _lfs_oid_of_blob(git, new.blob_id, path)
             hit = blob_oids[new.blob_id]
-            if hit is not None and (path, hit[0]) not in out:
-                out[(path, hit[0])] = LfsPointer(path, commit.id, hit[0], hit[1])
+            if hit is None or (path, hit[0]) in out:
+                continue
+            previous = None
+            if old is not None and old.mode in (MODE_FILE, MODE_EXEC):
+                if old.blob_id not in blob_oids:
+                    blob_oids[old.blob_id] = _lfs_oid_of_blob(git, old.blob_id, path)
+                before = blob_oids[old.blob_id]
+                if before is not None and before[0] != hit[0]:
+                    previous = before[0]
+            out[(path, hit[0])] = LfsPointer(path, commit.id, hit[0], hit[1], previous)
     return sorted(out.values(), key=lambda p: (p.path, p.oid))
 
 
@@ -363,6 +378,9 @@ def plan_import(git: GitRepo, has_file: Callable[[str], bool], *,
         else:
             plan.to_store.append(obj)
     plan.pointers = scan_lfs_pointers(git)
+    for ptr in plan.pointers:  # sorted by path: the first path with a previous version wins
+        if ptr.previous is not None:
+            plan.previous.setdefault(ptr.oid, ptr.previous)
     local = {o.oid for o in plan.objects}
     plan.missing = [p for p in plan.pointers if p.oid not in local and not has_file(p.oid)]
     plan.attribute_edits = _attribute_edits(git)
@@ -434,12 +452,43 @@ def _batches(objects: list[LfsObject]) -> list[list[LfsObject]]:
     return [batch for batch in out if batch]
 
 
+def _generations(objects: list[LfsObject], previous: dict[str, str]
+                 ) -> list[list[LfsObject]]:
+    """``objects`` grouped so each one's previous version (its delta hint) is stored in
+    an earlier group, when it is stored at all: a hint counts only once its file is
+    visible, that is once the write session storing it has ended.
+
+    A cycle of previous versions (a path reverted to content another path had before)
+    is cut: the object where the walk closes it is stored first, without a usable hint.
+    """
+    pending = {o.oid for o in objects}
+    depth: dict[str, int] = {}
+    for obj in objects:
+        chain: list[str] = []
+        seen: set[str] = set()
+        oid: str | None = obj.oid
+        while oid in pending and oid not in depth and oid not in seen:
+            seen.add(oid)
+            chain.append(oid)
+            oid = previous.get(oid)
+        d = depth[oid] if oid is not None and oid in depth else -1
+        for link in reversed(chain):
+            d += 1
+            depth[link] = d
+    groups: list[list[LfsObject]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for obj in objects:
+        groups[depth[obj.oid]].append(obj)
+    return groups
+
+
 def _store_objects(store: Store, plan: ImportPlan, report: ImportReport,
                    progress: Progress) -> None:
     # A file becomes visible when its write session ends: one session per batch keeps
-    # what was stored when a long import is interrupted (a re-run skips it).
-    for batch in _batches(plan.to_store):
-        _store_batch(store, plan, batch, report, progress)
+    # what was stored when a long import is interrupted (a re-run skips it). Versions
+    # come oldest first, a session per generation, so each can name its previous version.
+    for generation in _generations(plan.to_store, plan.previous):
+        for batch in _batches(generation):
+            _store_batch(store, plan, batch, report, progress)
 
 
 def _store_batch(store: Store, plan: ImportPlan, batch: list[LfsObject],
@@ -458,7 +507,8 @@ def _store_batch(store: Store, plan: ImportPlan, batch: list[LfsObject],
                 check_free_space(store.root, obj.size, name=label)
                 reader = _VerifyingReader(fh, obj.oid, label)
                 try:
-                    stored = writer.put_stream(reader, name=label)  # type: ignore[arg-type]
+                    stored = writer.put_stream(  # type: ignore[arg-type]
+                        reader, name=label, similar_to=plan.previous.get(obj.oid))
                 except StoreError:
                     if reader.refused is None:
                         raise
