@@ -693,6 +693,28 @@ class Vault:
         except OSError:
             return False  # staged the usual way, which names the file in its error
 
+    def _still_staged(self, racy: dict[str, tuple[os.stat_result, StatEntry]]) -> set[str]:
+        """The paths of ``racy`` whose bytes still are what is staged, re-read two at a time
+        (hashing releases the GIL: the files just edited are often tens of MB)."""
+        if len(racy) < 2:
+            return {p for p, (st, e) in racy.items() if self._unchanged_since_staged(p, st, e)}
+        import threading
+
+        jobs = iter(sorted(racy.items(), key=lambda item: -item[1][0].st_size))
+        unchanged: set[str] = set()
+
+        def work() -> None:
+            for path, (st, entry) in jobs:  # a list iterator hands each item out once
+                if self._unchanged_since_staged(path, st, entry):
+                    unchanged.add(path)
+
+        workers = [threading.Thread(target=work, name="cvault-verify") for _ in range(2)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        return unchanged
+
     def _stage(self, wanted: list[str], cache: StatCache, report: AddReport,
                progress: Progress, *, stats: dict[str, os.stat_result] | None = None
                ) -> bool:
@@ -707,6 +729,8 @@ class Vault:
         threshold = cache.written_ns - RACY_GRANULARITY_NS
         trust_after = time_ns() - RACY_GRANULARITY_NS
         refreshed = False
+        candidates: list[tuple[str, os.stat_result]] = []
+        racy: dict[str, tuple[os.stat_result, StatEntry]] = {}
         for path in wanted:
             raw = cache.stat_of(path)
             st = stats.get(path) if stats is not None else None
@@ -727,9 +751,13 @@ class Vault:
                     continue  # trusted: nothing to read
                 entry = cache.get(path)
                 assert entry is not None
-                if self._unchanged_since_staged(path, st, entry):
-                    refreshed = refreshed or raw[1] < trust_after
-                    continue
+                racy[path] = (st, entry)
+            candidates.append((path, st))
+        unchanged = self._still_staged(racy)
+        for path, st in candidates:
+            if path in unchanged:
+                refreshed = refreshed or st.st_mtime_ns < trust_after
+                continue
             entry = cache.get(path)
             managed = entry is not None and entry.file_id is not None
             if not managed:

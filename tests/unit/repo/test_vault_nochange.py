@@ -221,3 +221,23 @@ def test_a_store_json_this_version_cannot_use_is_refused_at_open(committed: cv.V
         write(proj / "art" / "e.png", creative_bytes("e.png", MB, 5))
         with pytest.raises(StoreFormatError, match="chunk"):
             vault.add(["."])
+
+
+def test_several_recent_files_are_rechecked_together(committed: cv.Vault, proj: Path) -> None:
+    staged = {}
+    for relpath in ("art/a.psd", "art/b.png", "notes.txt"):
+        disk = proj / relpath
+        staged[relpath] = disk.read_bytes()
+        if relpath != "art/b.png":  # b.png keeps its bytes: re-read, found unchanged
+            new = bytearray(staged[relpath])
+            new[-1] ^= 0xFF
+            disk.write_bytes(bytes(new))
+        else:
+            disk.write_bytes(staged[relpath])
+    for relpath, data in staged.items():
+        _racy_entry(committed, relpath, data)
+    assert committed.add(["."]).paths == ["art/a.psd", "notes.txt"]
+    committed.commit("two edits in the same second")
+    assert sorted(git(proj, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "art/a.psd", "notes.txt"]
+    assert_git_clean(proj)
