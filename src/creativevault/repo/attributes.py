@@ -13,6 +13,7 @@ cvault's defaults, the size rule and the file editing.
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import re
@@ -338,6 +339,13 @@ def _parse_state(token: bytes) -> _State | None:
     return name, state
 
 
+@functools.lru_cache(maxsize=1024)
+def _translated(pattern: bytes) -> tuple[bytes, tuple[bytes, bytes | None]]:
+    """The regex and :func:`_pattern_shape` of a wildmatch pattern, made once: the
+    default block names each managed extension twice (filter line, diff-driver line)."""
+    return translate_wildmatch(pattern), _pattern_shape(pattern)
+
+
 class _AttrLine:
     """One pattern line: the regex source matching a basename or a repo path, and the
     attribute states in line order."""
@@ -348,13 +356,13 @@ class _AttrLine:
                  states: tuple[_State, ...]) -> None:
         self.on_basename = on_basename
         self.states = states
-        last, directory = _pattern_shape(pattern)
+        regex, (last, directory) = _translated(pattern)
         self.shape: tuple[bytes, bytes | None]
         if on_basename:
-            self.regex = translate_wildmatch(pattern)
+            self.regex = regex
             self.shape = (last, None)
         else:
-            self.regex = (re.escape(base + b"/") if base else b"") + translate_wildmatch(pattern)
+            self.regex = (re.escape(base + b"/") if base else b"") + regex
             if directory is not None and base:
                 base = base.translate(_WHITESPACE_AS_SPACE)
                 directory = base + b"/" + directory if directory else base
