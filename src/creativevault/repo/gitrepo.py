@@ -248,6 +248,24 @@ class GitRepo:
             raise GitError(f"git object {blob_id} is not a blob")
         return obj.as_raw_string()
 
+    def loose_blob_size(self, blob_id: str) -> int | None:
+        """The size of a loose blob, read from its header alone (nothing else is inflated);
+        ``None`` when it is not a loose object of this repository (packed, in an alternate)
+        or its header is not a blob's: :meth:`read_blob` then says what it is."""
+        import zlib
+
+        path = self.git_dir / "objects" / blob_id[:2] / blob_id[2:]
+        try:
+            with open(path, "rb") as f:
+                head = zlib.decompressobj().decompress(f.read(256), 32)
+        except (OSError, ValueError, zlib.error):
+            return None
+        kind, _, rest = head.partition(b" ")
+        size, nul, _ = rest.partition(b"\0")
+        if kind != b"blob" or not nul or not size.isdigit():
+            return None
+        return int(size)
+
     def has_object(self, object_id: str) -> bool:
         return _oid(object_id) in self._repo.object_store
 

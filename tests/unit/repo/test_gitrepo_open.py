@@ -140,3 +140,20 @@ def test_the_global_config_counts_too(repo: Path, clean_env: Path) -> None:
     git = GitRepo.discover(repo)
     assert git._repo.object_store.loose_compression_level == 9
     git.close()
+
+
+def test_loose_blob_size_reads_the_header_only(repo: Path) -> None:
+    data = b"x" * 100_000
+    (repo / "big.obj").write_bytes(data)
+    run_git(repo, "add", "big.obj")
+    blob = _rev(repo, ":big.obj")
+    git = GitRepo.discover(repo)
+    assert git.loose_blob_size(blob) == len(data)
+    run_git(repo, "commit", "-q", "-m", "big")
+    tree = _rev(repo, "HEAD^{tree}")
+    assert git.loose_blob_size(tree) is None  # not a blob
+    assert git.loose_blob_size("0" * 40) is None  # not here
+    run_git(repo, "gc", "-q", "--prune=now")  # packed: read_blob's business
+    assert git.loose_blob_size(blob) is None
+    assert git.read_blob(blob) == data
+    git.close()

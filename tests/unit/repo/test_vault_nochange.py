@@ -241,3 +241,24 @@ def test_several_recent_files_are_rechecked_together(committed: cv.Vault, proj: 
     assert sorted(git(proj, "show", "--name-only", "--format=", "HEAD").split()) == [
         "art/a.psd", "notes.txt"]
     assert_git_clean(proj)
+
+
+def test_show_sizes_a_large_plain_blob_without_reading_it(
+        committed: cv.Vault, proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mesh = "".join(f"v {i} {i + 1} {i + 2}\n" for i in range(40_000))
+    write(proj / "mesh.obj", mesh)
+    commit_all(committed, "mesh")
+    write(proj / "mesh.obj", mesh.replace("v 7 ", "v 9 ", 1))
+    info = commit_all(committed, "moved a vertex")
+    real = committed.git.read_blob
+
+    def small_only(blob_id: str) -> bytes:
+        data = real(blob_id)
+        assert len(data) <= 1024, "a large plain blob was read"
+        return data
+
+    monkeypatch.setattr(committed.git, "read_blob", small_only)
+    _, changes = committed.show(info.id)
+    assert [c.to_json() for c in changes] == [
+        {"path": "mesh.obj", "kind": "modified", "managed": False,
+         "old_size": len(mesh), "new_size": len(mesh)}]
