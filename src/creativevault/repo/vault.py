@@ -1005,12 +1005,31 @@ class Vault:
             return None
         rules = self._rules()
         entries: dict[str, FlatEntry] = {}
+        try:
+            staged = self.git.read_index()
+        except VaultError:
+            staged = {}
+        head = self.git.head_commit()
+
+        def previous(path: str) -> str | None:
+            """The staged (else committed) version's file id: a delta hint, nothing more."""
+            entry = staged.get(path)
+            file_id = self._file_id_of_blob(entry.sha.decode()) if entry is not None else None
+            if file_id is None and head is not None:
+                try:
+                    committed = self.git.entry_at(head, path)
+                except (VaultError, KeyError):
+                    committed = None
+                if committed is not None:
+                    file_id = self._file_id_of_blob(committed.blob_id)
+            return file_id
+
         with self.store.writer() as writer:
             for path in existing:
                 disk = self._disk(path)
                 st = disk.stat()
                 if rules.is_managed(path, st.st_size) or st.st_size >= (1 << 20):
-                    stored = writer.put_file(disk)
+                    stored = writer.put_file(disk, similar_to=previous(path))
                     ptr = Pointer(oid=stored.file_id, size=stored.size,
                                   extra={"mtime": str(st.st_mtime_ns)})
                     blob_id = self.git.add_blob(ptr.encode())
