@@ -17,15 +17,15 @@ from creativevault.errors import StoreFormatError
 
 __all__ = ["STORE_FORMAT", "STORE_VERSION", "check_layout"]
 
-#: equal to :data:`creativevault.store.store.STORE_FORMAT` and ``STORE_VERSION`` (a test
-#: pins them), repeated so that checking costs no import of the store
+#: the ``format`` and ``version`` of ``store.json`` (also exported by ``store.store``)
 STORE_FORMAT = "cvault-store"
 STORE_VERSION = 1
 
 
-def check_layout(root: Path) -> None:
-    """Raise :class:`StoreFormatError`, as :meth:`Store.open` does, when ``root`` has no
-    readable ``store.json`` of this format and version, or no ``packs/`` folder."""
+def check_layout(root: Path) -> dict[str, object]:
+    """Return the parsed ``store.json`` of the store at ``root``; raise
+    :class:`StoreFormatError` when it is missing or unreadable, of another format or
+    version, or when there is no ``packs/`` folder. :meth:`Store.open` checks through this."""
     root = Path(root)
     config = root / "store.json"
     try:
@@ -44,3 +44,4 @@ def check_layout(root: Path) -> None:
                                actual=body.get("version"))
     if not (root / "packs").is_dir():
         raise StoreFormatError("store layout is incomplete (packs/ missing)", path=root)
+    return body

@@ -27,12 +27,12 @@ from creativevault.errors import (
     CorruptObjectError,
     ObjectMissingError,
     StoreError,
-    StoreFormatError,
 )
 from creativevault.store.chunker import DEFAULT_PARAMS, ChunkerParams
 from creativevault.store.compression import DEFAULT_LEVEL, decompress, decompress_delta
 from creativevault.store.durable import fsync_dir, write_atomic
 from creativevault.store.index import Index, IndexRow, Lookup
+from creativevault.store.layout import STORE_FORMAT, STORE_VERSION, check_layout
 from creativevault.store.lock import DEFAULT_TIMEOUT, StoreLock
 from creativevault.store.manifest import Manifest
 from creativevault.store.pack import (
@@ -65,8 +65,6 @@ __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_PACK_TARGET", "STORE_FORMAT", "STOR
 #: chunks read ahead (on two threads) while a file is being restored
 READ_AHEAD = 4
 
-STORE_FORMAT = "cvault-store"
-STORE_VERSION = 1
 DEFAULT_PACK_TARGET = 64 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 14 * 24 * 3600.0
 
@@ -136,24 +134,8 @@ class Store:
         ``opener(path)`` opens a new pack temp file for writing (tests inject failures).
         """
         root = Path(root)
-        config = root / "store.json"
-        try:
-            body = json.loads(config.read_bytes())
-        except FileNotFoundError as exc:
-            raise StoreFormatError("not a cvault store (store.json missing)", path=root) from exc
-        except (OSError, ValueError) as exc:
-            raise StoreFormatError(f"unreadable store.json: {exc}", path=config) from exc
-        if not isinstance(body, dict) or body.get("format") != STORE_FORMAT:
-            raise StoreFormatError("not a cvault store", path=config, field="format",
-                                   expected=STORE_FORMAT,
-                                   actual=body.get("format") if isinstance(body, dict) else None)
-        if body.get("version") != STORE_VERSION:
-            raise StoreFormatError("unsupported store version; upgrade cvault", path=config,
-                                   field="version", expected=STORE_VERSION,
-                                   actual=body.get("version"))
-        chunker = ChunkerParams.from_json(body.get("chunker") or {})
-        if not (root / "packs").is_dir():
-            raise StoreFormatError("store layout is incomplete (packs/ missing)", path=root)
+        body = check_layout(root)
+        chunker = ChunkerParams.from_json(body.get("chunker") or {})  # type: ignore[arg-type]
         return cls(root, chunker, opener=opener, pack_target_size=pack_target_size,
                    compression_level=compression_level, lock_timeout=lock_timeout)
 
