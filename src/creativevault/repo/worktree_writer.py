@@ -24,7 +24,6 @@ fsync before the rename is the same either way.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import tempfile
 import threading
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from creativevault.errors import CorruptObjectError, DiskFullError, WorktreeError
+from creativevault.store.directio import DIRECT_BLOCK, HAS_DIRECT, DirectSink
 from creativevault.store.durable import is_disk_full
 
 if TYPE_CHECKING:
@@ -50,12 +50,11 @@ __all__ = ["DEFAULT_WORKERS", "DIRECT_BUFFER", "TEMP_PREFIX", "FileWrite", "Work
 DEFAULT_WORKERS = 3
 #: name prefix of the temp files that exist only while a write runs
 TEMP_PREFIX = ".cvault-tmp-"
-#: bytes a direct write hands the kernel at once (a multiple of the alignment); smaller
-#: files are written through the page cache
-DIRECT_BUFFER = 1 << 20
-#: offset, length and memory alignment of a direct write (the largest logical block size)
-_ALIGN = 4096
-_O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+#: bytes a direct write hands the kernel at once; smaller files are written through the
+#: page cache
+DIRECT_BUFFER = DIRECT_BLOCK
+#: the write buffer of a file written through the page cache
+_CACHED_BUFFER = 64 * 1024
 
 
 def _current_umask() -> int:
@@ -98,89 +97,14 @@ def write_verified(store: Store, relpath: str, file_id: str, out: BinaryIO, *,
                                  "'cvault fsck' lists all damage", path=relpath) from exc
 
 
-def _set_direct(fd: int, on: bool) -> bool:
-    """Switch ``O_DIRECT`` on or off for ``fd``; return whether it is now on. Turning it
-    on fails quietly where unsupported; turning it off raises if the system refuses."""
-    if not _O_DIRECT:
-        return False
-    import fcntl
-
-    try:
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | _O_DIRECT) if on else (flags & ~_O_DIRECT))
-    except OSError:
-        if not on:
-            raise
-        return False  # this file system takes no direct writes
-    return on
-
-
-class _FileSink:
-    """Writes a new file from its start: directly, through ``buffer`` (page-aligned, a
-    multiple of :data:`_ALIGN` long), when one is given and the file system allows it;
-    else through the page cache. :meth:`finish` writes what the buffer still holds."""
-
-    def __init__(self, fd: int, buffer: mmap.mmap | None = None) -> None:
-        self._fd = fd
-        self._view = memoryview(buffer) if buffer is not None else None
-        self._used = 0
-        self._direct = buffer is not None and _set_direct(fd, True)
-
-    def write(self, data: bytes) -> int:
-        if self._view is None:
-            self._put(memoryview(data))
-            return len(data)
-        view, size, src = self._view, len(self._view), memoryview(data)
-        taken = 0
-        while taken < len(src):
-            n = min(size - self._used, len(src) - taken)
-            view[self._used:self._used + n] = src[taken:taken + n]
-            self._used += n
-            taken += n
-            if self._used == size:
-                self._put(view)
-                self._used = 0
-        return len(data)
-
-    def finish(self) -> None:
-        """Write out what the buffer holds (the unaligned tail through the page cache)."""
-        if self._view is not None:
-            aligned = self._used - self._used % _ALIGN
-            if aligned:
-                self._put(self._view[:aligned])
-            if self._direct:
-                self._direct = _set_direct(self._fd, False)
-            self._put(self._view[aligned:self._used])
-            self._used = 0
-            self.release()
-
-    def release(self) -> None:
-        """Let go of the buffer (also after a failure; safe to call again)."""
-        if self._view is not None:
-            self._view.release()
-            self._view = None
-
-    def _put(self, view: memoryview) -> None:
-        written = 0
-        while written < len(view):
-            try:
-                written += os.write(self._fd, view[written:])
-            except OSError as exc:
-                if not (self._direct and exc.errno == errno.EINVAL):
-                    raise
-                # the file system or device wants another alignment: the rest of this
-                # file goes through the page cache
-                self._direct = _set_direct(self._fd, False)
-
-
 class _Stopped(Exception):
     """Another file of the same write failed: this one stops (internal)."""
 
 
 class _StoppableSink:
-    """Hands chunks to a :class:`_FileSink` until the shared stop flag is set."""
+    """Hands chunks to a :class:`DirectSink` until the shared stop flag is set."""
 
-    def __init__(self, out: _FileSink, stop: threading.Event) -> None:
+    def __init__(self, out: DirectSink, stop: threading.Event) -> None:
         self._out = out
         self._stop = stop
 
@@ -201,7 +125,7 @@ class WorktreeWriter:
         self.store = store
         self.read_blob = read_blob
         self.workers = max(1, workers)
-        self.direct = direct and bool(_O_DIRECT)
+        self.direct = direct and HAS_DIRECT
 
     def write(self, files: Sequence[FileWrite],
               done: Callable[[FileWrite, os.stat_result], None]) -> None:
@@ -300,10 +224,11 @@ class WorktreeWriter:
             raise self._os_error(f, exc) from exc
         tmp = Path(tmp_name)
         buffer = buffers.get() if self._direct_for(f) else None
-        out: _FileSink | None = None
+        out: DirectSink | None = None
         try:
             try:
-                out = _FileSink(fd, buffer)
+                out = (DirectSink(fd, buffer=buffer) if buffer is not None
+                       else DirectSink(fd, block=_CACHED_BUFFER, direct=False))
                 if f.file_id is not None:
                     write_verified(self.store, f.path, f.file_id,
                                    _StoppableSink(out, stop),  # type: ignore[arg-type]

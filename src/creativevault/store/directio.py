@@ -56,11 +56,17 @@ class DirectSink:
     the caller's: it fsyncs and closes it.
     """
 
-    def __init__(self, fd: int, *, block: int = DIRECT_BLOCK, direct: bool = True) -> None:
+    def __init__(self, fd: int, *, block: int = DIRECT_BLOCK, direct: bool = True,
+                 buffer: mmap.mmap | None = None) -> None:
+        """``buffer``: a page-aligned buffer (an anonymous ``mmap``) to use instead of a new
+        one of ``block`` bytes; it stays the caller's, to reuse for the next file."""
+        if buffer is not None:
+            block = len(buffer)
         if block <= 0 or block % ALIGN:
             raise ValueError(f"the block size must be a positive multiple of {ALIGN}")
         self._fd = fd
-        self._buffer: mmap.mmap | None = mmap.mmap(-1, block)  # page-aligned, zero-filled
+        self._owned = buffer is None
+        self._buffer: mmap.mmap | None = mmap.mmap(-1, block) if buffer is None else buffer
         self._view: memoryview | None = memoryview(self._buffer)
         self._used = 0
         self._direct = direct and set_direct(fd, True)
@@ -112,7 +118,7 @@ class DirectSink:
         buffer, self._buffer = self._buffer, None
         if view is not None:
             view.release()
-        if buffer is not None:
+        if buffer is not None and self._owned:
             with contextlib.suppress(BufferError):  # a view kept by a traceback: the
                 buffer.close()                     # buffer goes with it instead
 

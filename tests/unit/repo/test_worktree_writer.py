@@ -19,7 +19,7 @@ from creativevault.repo.worktree_writer import (
     FileWrite,
     WorktreeWriter,
 )
-from creativevault.store import ChunkerParams, Store
+from creativevault.store import ChunkerParams, Store, directio
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
 from tests.vaulttools import creative_bytes
 
@@ -64,13 +64,13 @@ def test_files_of_every_size_are_written_byte_exact(store: Store, tmp_path: Path
     root = tmp_path / "work"
     done: list[tuple[str, os.stat_result, str]] = []
     asked: list[bool] = []
-    real = ww._set_direct
+    real = directio.set_direct
 
     def set_direct(fd: int, on: bool) -> bool:
         asked.append(on)
         return real(fd, on)
 
-    monkeypatch.setattr(ww, "_set_direct", set_direct)
+    monkeypatch.setattr(directio, "set_direct", set_direct)
     writer = WorktreeWriter(store, _no_blobs, workers=3, direct=direct)
     writer.write(_plan(root, contents, ids),
                  lambda f, st: done.append((f.path, st, threading.current_thread().name)))
@@ -85,7 +85,7 @@ def test_files_of_every_size_are_written_byte_exact(store: Store, tmp_path: Path
     assert not _temp_files(root)
     big = sum(1 for size in SIZES if size >= DIRECT_BUFFER)
     # direct writes are tried for the large files only (where the platform has them)
-    assert asked.count(True) == (big if direct and ww._O_DIRECT else 0)
+    assert asked.count(True) == (big if direct and directio.HAS_DIRECT else 0)
 
 
 def test_the_largest_files_go_first(store: Store, tmp_path: Path) -> None:
@@ -120,32 +120,8 @@ def test_a_file_system_refusing_direct_writes_gets_cached_ones(
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     contents = {"big.psd": creative_bytes(".psd", 2 * DIRECT_BUFFER + 99, 1)}
     ids = _put(store, contents)
-    monkeypatch.setattr(ww, "_set_direct", lambda fd, on: False)  # fcntl refused
+    monkeypatch.setattr(directio, "set_direct", lambda fd, on: False)  # fcntl refused
     WorktreeWriter(store, _no_blobs).write(_plan(tmp_path, contents, ids), lambda f, st: None)
-    assert (tmp_path / "big.psd").read_bytes() == contents["big.psd"]
-
-
-def test_a_refused_direct_write_continues_through_the_cache(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    contents = {"big.psd": creative_bytes(".psd", 3 * DIRECT_BUFFER + 77, 2)}
-    ids = _put(store, contents)
-    direct = {"on": False, "refused": 0}
-    real_write = os.write
-
-    def set_direct(fd: int, on: bool) -> bool:
-        direct["on"] = on
-        return on
-
-    def write(fd: int, data: bytes) -> int:
-        if direct["on"]:
-            direct["refused"] += 1
-            raise OSError(errno.EINVAL, "Invalid argument")  # e.g. a 64 KiB block device
-        return real_write(fd, data)
-
-    monkeypatch.setattr(ww, "_set_direct", set_direct)
-    monkeypatch.setattr(ww.os, "write", write)
-    WorktreeWriter(store, _no_blobs).write(_plan(tmp_path, contents, ids), lambda f, st: None)
-    assert direct["refused"] == 1
     assert (tmp_path / "big.psd").read_bytes() == contents["big.psd"]
 
 
