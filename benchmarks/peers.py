@@ -439,8 +439,11 @@ TOOLS: dict[str, type[Tool]] = {"cvault": CVault, "restic": Restic, "borg": Borg
 
 
 def _env(home: Path) -> dict[str, str]:
+    # PYTHONDONTWRITEBYTECODE is dropped: an installed cvault has its bytecode compiled
+    # (pip does it), and with it set every edited module is recompiled on every command
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "CVAULT_", "RESTIC_", "BORG_"))}
+           if not k.startswith(("GIT_", "CVAULT_", "RESTIC_", "BORG_"))
+           and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
         "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"),
