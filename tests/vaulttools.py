@@ -11,7 +11,7 @@ from pathlib import Path
 import creativevault as cv
 from tests.conftest import run_git
 
-__all__ = ["MB", "age_all", "assert_git_clean", "commit_all", "creative_bytes", "git", "sha",
+__all__ = ["MB", "age_all", "env_without_coverage", "assert_git_clean", "commit_all", "creative_bytes", "git", "sha",
            "write"]
 
 MB = 1024 * 1024
@@ -76,3 +76,9 @@ def commit_all(vault: cv.Vault, message: str) -> cv.repo.vault.CommitInfo:
 def assert_git_clean(root: Path) -> None:
     assert git(root, "status", "--porcelain") == ""
     run_git(root, "fsck", "--strict")
+
+
+def env_without_coverage() -> dict[str, str]:
+    """This environment minus coverage's subprocess hook: coverage itself imports sqlite3,
+    which tests of what a command imports must not mistake for the command's own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}

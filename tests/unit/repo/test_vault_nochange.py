@@ -22,7 +22,15 @@ import pytest
 import creativevault as cv
 from creativevault.errors import StoreFormatError, UsageError
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, git_mode
-from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, git, write
+from tests.vaulttools import (
+    MB,
+    assert_git_clean,
+    commit_all,
+    creative_bytes,
+    env_without_coverage,
+    git,
+    write,
+)
 
 
 def _state(vault: cv.Vault) -> dict[str, tuple[int, int, bytes]]:
@@ -189,7 +197,7 @@ def test_no_change_add_and_commit_open_neither_dulwich_nor_the_store(
             "         'creativevault.repo.merge', 'concurrent.futures')\n"
             "print(codes, sorted(m for m in heavy if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=proj, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, env=env_without_coverage())
     assert out.stdout.strip() == "(0, 2) []", out.stderr
     assert "nothing to commit" in out.stderr
 

@@ -17,6 +17,7 @@ from creativevault.errors import StoreFormatError
 from creativevault.store import layout, store
 from creativevault.store.layout import check_layout
 from creativevault.store.store import Store
+from tests.vaulttools import env_without_coverage
 
 
 def test_format_and_version_are_the_stores() -> None:
@@ -62,5 +63,5 @@ def test_checking_imports_no_store_machinery() -> None:
             "print(sorted(m for m in ('creativevault.store.store', 'sqlite3', 'blake3', "
             "'pyfastcdc', 'zstandard') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env_without_coverage())
     assert out.stdout.strip() == "[]"
