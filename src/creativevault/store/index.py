@@ -174,6 +174,23 @@ class Index:
                 "SELECT 1 FROM entries WHERE type=? AND key=?", (etype, key)
             ).fetchone() is not None
 
+    def get_many(self, etype: int, keys: Iterable[bytes]) -> dict[bytes, IndexRow]:
+        """The rows of those of ``keys`` that are indexed, by key (one query per 500 keys:
+        a restore looks up a file's chunks at once, not one query per chunk)."""
+        found: dict[bytes, IndexRow] = {}
+        todo = list(dict.fromkeys(keys))
+        for start in range(0, len(todo), 500):
+            batch = todo[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM entries WHERE type=? AND key IN ({marks})",
+                    (etype, *batch)).fetchall()
+            for values in rows:
+                row = _row(values)
+                found[row.key] = row
+        return found
+
     def present(self, etype: int, keys: list[bytes]) -> set[bytes]:
         """Which of ``keys`` (a few hundred at a time) are indexed."""
         if not keys:

@@ -213,33 +213,91 @@ class PackWriter:
         remove_quietly(self.temp_path)
 
 
+class _Handle:
+    """One cached pack handle, and how many reads are using it right now."""
+
+    __slots__ = ("fh", "users", "evicted")
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.users = 0
+        self.evicted = False
+
+
 class PackReader:
-    """Reads entries at known offsets; keeps a few packs open; safe across threads."""
+    """Reads entries at known offsets; keeps a few packs open; safe across threads.
+
+    Reads run outside the lock (``pread`` needs no shared file position), so threads
+    restoring several files wait on the disk side by side instead of one at a time; a
+    handle evicted or forgotten while a read uses it is closed by its last reader.
+    """
 
     def __init__(self, directory: Path, max_open: int = 16) -> None:
         self.directory = directory
         self._max_open = max_open
-        self._files: dict[str, BinaryIO] = {}
+        self._files: dict[str, _Handle] = {}
         self._lock = threading.Lock()
 
-    def _file(self, pack: str) -> BinaryIO:
-        fh = self._files.get(pack)
-        if fh is None:
+    def _drop(self, handle: _Handle) -> None:
+        """Close ``handle`` now, or when its last read ends (holding the lock)."""
+        handle.evicted = True
+        if handle.users == 0:
+            handle.fh.close()
+
+    def _take(self, pack: str) -> _Handle:
+        """The handle of ``pack``, marked in use (holding the lock)."""
+        handle = self._files.get(pack)
+        if handle is None:
             if len(self._files) >= self._max_open:
                 _, old = self._files.popitem()
-                old.close()
-            fh = open(self.directory / pack, "rb")  # noqa: SIM115 - cached, closed in close()
-            self._files[pack] = fh
-        return fh
+                self._drop(old)
+            # cached, closed by close(), forget() or eviction
+            handle = _Handle(open(self.directory / pack, "rb"))  # noqa: SIM115
+            self._files[pack] = handle
+        handle.users += 1
+        return handle
 
     def read(self, pack: str, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset`` of ``pack`` (may return fewer at EOF)."""
+        if not hasattr(os, "pread"):  # pragma: no cover - Windows: a shared file position
+            with self._lock:
+                handle = self._take(pack)
+                try:
+                    handle.fh.seek(offset)
+                    return handle.fh.read(length)
+                finally:
+                    self._release(handle)
         with self._lock:
-            fh = self._file(pack)
-            if hasattr(os, "pread"):
-                return os.pread(fh.fileno(), length, offset)
-            fh.seek(offset)  # pragma: no cover - Windows has no pread
-            return fh.read(length)  # pragma: no cover
+            handle = self._take(pack)
+        try:
+            return os.pread(handle.fh.fileno(), length, offset)
+        finally:
+            with self._lock:
+                self._release(handle)
+
+    def advise(self, pack: str, offset: int, length: int) -> None:
+        """Tell the system that ``length`` bytes at ``offset`` of ``pack`` will be read
+        soon, so that it reads them from the disk in the background (where the system
+        has ``posix_fadvise``; a hint only: failures are ignored)."""
+        if not hasattr(os, "posix_fadvise"):  # pragma: no cover - Windows, macOS
+            return
+        with self._lock:
+            try:
+                handle = self._take(pack)
+            except OSError:
+                return  # the read itself reports a missing pack
+        try:
+            os.posix_fadvise(handle.fh.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._release(handle)
+
+    def _release(self, handle: _Handle) -> None:
+        handle.users -= 1
+        if handle.evicted and handle.users == 0:
+            handle.fh.close()
 
     def read_entry(self, pack: str, offset: int, stored_len: int) -> tuple[EntryHeader, bytes]:
         """Read and check one entry's header and stored bytes (CRC, lengths)."""
@@ -257,15 +315,15 @@ class PackReader:
     def forget(self, pack: str) -> None:
         """Close a cached handle (before the pack is deleted or after it vanished)."""
         with self._lock:
-            fh = self._files.pop(pack, None)
-            if fh is not None:
-                fh.close()
+            handle = self._files.pop(pack, None)
+            if handle is not None:
+                self._drop(handle)
 
     def close(self) -> None:
-        """Close every cached handle."""
+        """Close every cached handle (a read still running closes its own at its end)."""
         with self._lock:
-            for fh in self._files.values():
-                fh.close()
+            for handle in self._files.values():
+                self._drop(handle)
             self._files.clear()
 
 

@@ -199,7 +199,7 @@ def test_fsck_flags_an_index_row_that_names_another_base(store: Store) -> None:
     report = store.fsck()
     assert any(p.kind == "bad-index-row" and p.object_id == row.key.hex() for p in report.problems)
     with pytest.raises(CorruptObjectError, match="base differs"):
-        store._read_chunk(row.key, row.plain_len, "x")
+        store._read_chunk(row.key, row.plain_len, "x", store.index.get(ENTRY_CHUNK, row.key))
 
 
 def test_a_base_that_is_itself_a_delta_is_refused(store: Store) -> None:

@@ -36,6 +36,19 @@ def test_rows_are_paged_and_filtered(tmp_path: Path) -> None:
     idx.close()
 
 
+def test_get_many_looks_up_in_batches(tmp_path: Path) -> None:
+    idx = Index(tmp_path / "i.sqlite")
+    idx.add([_row(i) for i in range(1200)])
+    idx.add([_row(5000, etype=2)])
+    keys = [_row(i).key for i in range(0, 1300, 1)] + [_row(7).key]  # 100 absent, 1 twice
+    found = idx.get_many(1, keys)
+    assert found == {_row(i).key: _row(i) for i in range(1200)}
+    assert idx.get_many(1, [_row(5000).key]) == {}  # another type
+    assert idx.get_many(2, iter([_row(5000).key])) == {_row(5000).key: _row(5000, etype=2)}
+    assert idx.get_many(1, []) == {}
+    idx.close()
+
+
 def test_replace_pack_and_replace_all(tmp_path: Path) -> None:
     idx = Index(tmp_path / "i.sqlite")
     idx.add([_row(1), _row(2)])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,44 @@ def test_reader_cache_evicts(tmp_path: Path) -> None:
     reader.read_entry(a, offs[0], 5)
     reader.read_entry(b, offs[0], 5)
     reader.close()
+
+
+def test_reads_of_one_pack_run_side_by_side(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read in flight does not hold the reader's lock: a second thread reads (and even
+    evicts the first one's handle) meanwhile; the evicted handle closes after its read."""
+    names = []
+    for body in (b"first", b"other"):
+        pw = PackWriter(tmp_path)
+        offset = pw.append(ENTRY_CHUNK, body.ljust(32, b"k"), body, len(body), 0)
+        names.append(pw.publish())
+    reader = PackReader(tmp_path, max_open=1)
+    entered, release = threading.Event(), threading.Event()
+    real_pread = os.pread
+
+    def slow_pread(fd: int, length: int, at: int) -> bytes:
+        if threading.current_thread().name == "slow":
+            entered.set()
+            assert release.wait(10)
+        return real_pread(fd, length, at)
+
+    monkeypatch.setattr(os, "pread", slow_pread)
+    got: list[bytes] = []
+    slow = threading.Thread(target=lambda: got.append(reader.read_entry(names[0], offset, 5)[1]),
+                            name="slow")
+    slow.start()
+    assert entered.wait(10)
+    first = reader._files[names[0]]
+    assert reader.read_entry(names[1], offset, 5)[1] == b"other"  # evicts the first handle
+    assert names[0] not in reader._files and not first.fh.closed  # still being read
+    release.set()
+    slow.join(10)
+    assert got == [b"first"] and first.fh.closed
+    reader.advise(names[1], offset, 5)
+    reader.advise("pack-gone.cvpack", 0, 5)  # a hint only: a missing pack is not an error
+    reader.close()
+    with pytest.raises(ValueError):
+        first.fh.fileno()
 
 
 def test_damage_is_detected(tmp_path: Path) -> None:

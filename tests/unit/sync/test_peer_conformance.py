@@ -308,7 +308,7 @@ def test_damaged_entries_are_refused_with_their_class(remote: RemoteSide,
     with cv.Vault.open(remote.path) as vault:
         row = vault.store.index.get(ENTRY_CHUNK, bad.key)
         assert row is not None, "the good copy sent before the bad manifest is kept"
-        assert vault.store._read_chunk(bad.key, bad.plain_len, fid) == plain(bad)
+        assert vault.store._read_chunk(bad.key, bad.plain_len, fid, row) == plain(bad)
     assert_whole(remote.path)
 
 
