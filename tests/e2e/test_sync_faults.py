@@ -37,9 +37,9 @@ from tests.unit.sync import (
     assert_whole,
     catted,
     copy_vault,
-    make_vault,
     ssh_options,
     studio_files,
+    vault_templates,
 )
 
 BRANCH = "field/laptop"
@@ -51,10 +51,7 @@ TOTAL = sum(len(d) for p, d in FILES.items() if not p.endswith(".txt"))
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("templates")
-    make_vault(base / "field", FILES).close()
-    cv.Vault.init(base / "empty").close()
-    return {"field": base / "field", "empty": base / "empty"}
+    return vault_templates(tmp_path_factory.mktemp("templates"), FILES)
 
 
 @pytest.fixture

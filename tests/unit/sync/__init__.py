@@ -86,6 +86,14 @@ def copy_vault(template: Path, dest: Path) -> Path:
     return dest
 
 
+def vault_templates(base: Path, files: dict[str, bytes]) -> dict[str, Path]:
+    """Under ``base``: "field", a vault with ``files`` committed, and "empty", a new
+    vault; made once per module, then copied per test with :func:`copy_vault`."""
+    make_vault(base / "field", files).close()
+    cv.Vault.init(base / "empty").close()
+    return {"field": base / "field", "empty": base / "empty"}
+
+
 def file_id(vault: cv.Vault, rev: str, path: str) -> str:
     """The stored file id the pointer of ``rev:path`` names."""
     flat = vault.git.commit_tree_flat(vault.resolve(rev))

@@ -52,6 +52,7 @@ from tests.unit.sync import (
     sha256,
     ssh_options,
     studio_files,
+    vault_templates,
 )
 from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, write
 
@@ -64,10 +65,7 @@ STORED = (ART, PHOTO, RAW)  # NOTES is a plain git blob
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A field vault with the studio files committed, and an empty vault."""
-    base = tmp_path_factory.mktemp("templates")
-    make_vault(base / "field", FILES).close()
-    cv.Vault.init(base / "empty").close()
-    return {"field": base / "field", "empty": base / "empty"}
+    return vault_templates(tmp_path_factory.mktemp("templates"), FILES)
 
 
 @pytest.fixture
