@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from creativevault.errors import CorruptObjectError, DiskFullError, WorktreeError
+from creativevault.repo.worktree_temp import TEMP_PREFIX, temp_prefix
 from creativevault.store.directio import DIRECT_BLOCK, HAS_DIRECT, DirectSink
 from creativevault.store.durable import is_disk_full
 
@@ -48,8 +49,6 @@ __all__ = ["DEFAULT_WORKERS", "DIRECT_BUFFER", "TEMP_PREFIX", "FileWrite", "Work
 
 #: files written at once: on 2 cores, 3 keep both busy while one file waits for its fsync
 DEFAULT_WORKERS = 3
-#: name prefix of the temp files that exist only while a write runs
-TEMP_PREFIX = ".cvault-tmp-"
 #: bytes a direct write hands the kernel at once; smaller files are written through the
 #: page cache
 DIRECT_BUFFER = DIRECT_BLOCK
@@ -219,7 +218,7 @@ class WorktreeWriter:
         except OSError as exc:
             raise self._os_error(f, exc) from exc
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=disk.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(), dir=disk.parent)
         except OSError as exc:
             raise self._os_error(f, exc) from exc
         tmp = Path(tmp_name)
