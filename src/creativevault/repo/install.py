@@ -14,6 +14,7 @@ from pathlib import Path
 from creativevault.errors import GitError
 from creativevault.repo import hooks
 from creativevault.repo.gitrepo import GitRepo
+from creativevault.repo.worktree_temp import ensure_excluded
 
 __all__ = ["DIFF_DRIVERS", "command_prefix", "git_settings", "install"]
 
@@ -48,7 +49,8 @@ def git_settings() -> dict[tuple[str, str, str], str]:
 
 def install(git: GitRepo | None, *, global_scope: bool = False,
             home: Path | None = None) -> Path:
-    """Write the settings (and, per repository, the hooks); return the config file."""
+    """Write the settings (and, per repository, the hooks and the ``info/exclude`` line
+    that hides the working-tree writer's temp files from git); return the config file."""
     if global_scope:
         path = (home or Path.home()) / ".gitconfig"
     elif git is not None:
@@ -68,6 +70,11 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
         raise GitError(f"cannot write git config ({exc.strerror})", path=path) from exc
     if git is not None and not global_scope:
         hooks.install(git.git_dir)
+        try:
+            ensure_excluded(git.git_dir)
+        except OSError as exc:
+            raise GitError(f"cannot write info/exclude ({exc.strerror})",
+                           path=git.git_dir / "info" / "exclude") from exc
     return path
 
 

@@ -50,6 +50,8 @@ from creativevault.repo.paths import (
 from creativevault.repo.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from creativevault.repo.statcache import RACY_GRANULARITY_NS, StatCache, StatEntry, fingerprint
 from creativevault.repo.statcache import git_mode as mode_for
+from creativevault.repo.worktree_temp import clean as clean_temp_files
+from creativevault.repo.worktree_temp import ensure_excluded, is_temp_name
 from creativevault.repo.worktree_writer import FileWrite, WorktreeWriter, write_verified
 from creativevault.store.layout import check_layout
 from creativevault.types import Progress
@@ -258,11 +260,13 @@ class FsckResult:
     checked_files: int
     missing_content: list[str]
     notes: list[str] = field(default_factory=list)
+    #: temp files an interrupted restore or checkout left in the working tree, removed
+    removed_temp_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "problems": self.problems, "checked_chunks": self.checked_chunks,
                 "checked_files": self.checked_files, "missing_content": self.missing_content,
-                "notes": self.notes}
+                "notes": self.notes, "removed_temp_files": self.removed_temp_files}
 
 
 # ------------------------------------------------------------------------ working state
@@ -322,6 +326,8 @@ class Vault:
         self._headcache: tuple[str | None, dict[str, FlatEntry]] | None = None
         #: names in one folder that are equal after NFC, seen by the last walk
         self._unicode_collisions: list[tuple[str, ...]] = []
+        #: info/exclude was checked for the writer's temp-file line (once per instance)
+        self._temp_files_excluded = False
 
     # ------------------------------------------------------------------ open / init
     @classmethod
@@ -563,6 +569,8 @@ class Vault:
             key = relpath.rstrip("/")
             if key in tracked_dirs or key in cache:
                 return False
+            if is_temp_name(key.rpartition("/")[2]):
+                return True  # the writer's temp files, even without the info/exclude line
             return ignore.excludes(relpath)
 
         self._unicode_collisions = []
@@ -987,13 +995,22 @@ class Vault:
         return FileWrite(relpath, disk, ptr.size, executable, file_id=ptr.oid,
                          mtime_ns=ptr.mtime_ns)
 
-    def _worktree_writer(self) -> WorktreeWriter:
+    def _worktree_writer(self, paths: Iterable[str]) -> WorktreeWriter:
+        """The writer for files at ``paths``, once the temp files an interrupted write left
+        in their folders are removed (the stale ones only: repo/worktree_temp.py) and git
+        is told to ignore such files."""
+        if not self._temp_files_excluded:
+            self._temp_files_excluded = True
+            with contextlib.suppress(OSError):  # plain git shows them; cvault's walk not
+                ensure_excluded(self.git.git_dir)
+        clean_temp_files(self.root, {p.rpartition("/")[0] for p in paths})
         return WorktreeWriter(self.store, self.git.read_blob)
 
     def _materialize(self, relpath: str, entry: FlatEntry, content: _Content) -> os.stat_result:
         """Write the committed bytes of one file through a temp file and a rename."""
         stats: list[os.stat_result] = []
-        self._worktree_writer().write([self._file_write(relpath, entry, content)],
+        # (no clean-up: called once per file, by a hook after git itself wrote the files)
+        self._worktree_writer(()).write([self._file_write(relpath, entry, content)],
                                       lambda _f, st: stats.append(st))
         return stats[0]
 
@@ -1130,7 +1147,7 @@ class Vault:
             if entry is not None and entry.blob_id == targets[f.path].blob_id:
                 cache.set(f.path, _entry(st, entry.mode, entry.blob_id, entry.file_id))
 
-        self._worktree_writer().write(
+        self._worktree_writer(targets).write(
             [self._file_write(path, fe, want) for path, fe, want in plan_write], written)
         # the git index too: its stat data must follow the rewritten files, or plain git
         # (which cannot re-clean a vault file without the filter) sees them as modified
@@ -1328,7 +1345,7 @@ class Vault:
                 done += 1
                 progress.advance(1)
 
-            self._worktree_writer().write(jobs, written)
+            self._worktree_writer(differs).write(jobs, written)
         except VaultError as exc:
             # Say what remains: HEAD and the index still name the old commit, so the files
             # already switched show as changes and `checkout` of the old one undoes them.
@@ -1681,9 +1698,18 @@ class Vault:
             problems.append(p.describe() + (f" (path{'s' if len(paths) > 1 else ''} "
                                             f"{', '.join(paths)})" if paths else ""))
         problems.extend(broken)
+        notes = [n.describe() for n in report.notes]
+        removed = []
+        for temp in clean_temp_files(self.root):  # what an interrupted restore left
+            if temp.removed:
+                removed.append(temp.path)
+                notes.append(f"removed {temp.path}: a temp file an interrupted restore or "
+                             f"checkout left ({temp.reason})")
+            else:
+                notes.append(f"kept {temp.path}: a cvault temp file ({temp.reason})")
         return FsckResult(report.ok and not missing and not broken, problems,
                           report.checked_chunks, report.checked_files, missing,
-                          notes=[n.describe() for n in report.notes])
+                          notes=notes, removed_temp_files=removed)
 
     def gc(self, *, grace_seconds: float = 14 * 24 * 3600, dry_run: bool = False,
            progress: Progress | None = None):
