@@ -22,10 +22,30 @@ def _gradient(h: int = 48, w: int = 64, c: int = 3, dtype: type = np.uint8) -> n
     return (base * np.iinfo(dtype).max).round().astype(dtype)
 
 
+#: the ICC header's creation date (year, month, day, hour, minute, second), bytes 24-35
+_ICC_DATE = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+
+
 def _srgb_icc() -> bytes:
+    """An sRGB profile, the same bytes at every call: LittleCMS dates a new profile to the
+    second, so a profile written and one made again to compare with differed whenever a
+    second boundary fell between the two calls (as it did under load)."""
     from PIL import ImageCms
 
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return icc[:24] + _ICC_DATE + icc[36:]
+
+
+def test_reference_profile_does_not_depend_on_the_clock() -> None:
+    import io
+    import time
+
+    from PIL import ImageCms
+
+    first = _srgb_icc()
+    time.sleep(1.01 - time.time() % 1)  # the next second has begun
+    assert _srgb_icc() == first
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(first)))
 
 
 def test_png_8bit_rgba_with_icc(tmp_path: Path) -> None:
