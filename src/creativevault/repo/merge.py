@@ -110,13 +110,47 @@ def merge_base(git: GitRepo, ours: str, theirs: str) -> str | None:
     is an ancestor of both sides, so a change made since it is still seen as a change.
     """
     try:
-        bases = find_merge_base(git._repo, [ObjectID(ours.encode()),
+        found = find_merge_base(git._repo, [ObjectID(ours.encode()),
                                             ObjectID(theirs.encode())])
     except KeyError as exc:
         raise GitError(f"cannot find the merge base: git object {exc} is missing") from exc
+    bases = _lowest([b.decode() for b in found], git)
     if not bases:
         return None
-    return max((b.decode() for b in bases), key=lambda c: (git.commit(c).commit_time, c))
+    return max(bases, key=lambda c: (git.commit(c).commit_time, c))
+
+
+def _lowest(bases: list[str], git: GitRepo) -> list[str]:
+    """``bases`` without those that are ancestors of another one (git's "remove redundant").
+
+    dulwich's search walks commits newest first by commit time, in whole seconds (ties by
+    id), and stops once every commit left to walk lies below a common ancestor found. When
+    commits share a second, or a clock was wrong, it can stop before marking an older common
+    ancestor as superseded and return it too; the newest of the two was then that older one
+    whenever both were made in the same second (a fast-forward became a merge against a
+    stale base). This walks the graph only: dates decide nothing here.
+    """
+    if len(bases) < 2:
+        return bases
+    redundant: set[str] = set()
+    # newest first (dulwich lists them oldest first): the walk from the real base meets the
+    # stale one and stops, rather than a walk from the stale one going down to the root
+    for start in reversed(bases):
+        if start in redundant:
+            continue  # below a base whose walk covers what is below it
+        others = set(bases) - redundant - {start}
+        seen: set[str] = set()
+        stack = list(git.commit(start).parents)
+        while stack and others:
+            cid = stack.pop()
+            if cid in seen or not git.has_object(cid):  # beyond a shallow clone's edge
+                continue
+            seen.add(cid)
+            if cid in others:
+                others.discard(cid)
+                redundant.add(cid)
+            stack.extend(git.commit(cid).parents)
+    return [b for b in bases if b not in redundant]
 
 
 # ------------------------------------------------------------------------ text merge

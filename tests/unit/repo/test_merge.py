@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -297,6 +299,40 @@ def test_merge_base_of_diverged_and_unrelated_histories(vault: cv.Vault, proj: P
     orphan = vault.git.create_commit(vault.git.write_tree({}), ["0" * 39 + "1"], "orphan")
     with pytest.raises(GitError, match="merge base"):
         merge_base(vault.git, ours, orphan)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC, so commit ids depend on nothing but what the test writes."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def test_merge_base_is_not_an_ancestor_of_another_common_ancestor(vault: cv.Vault,
+                                                                   utc: None) -> None:
+    """main: B-S1-S; field: B-F1-M-D with M merging S. The base of S and D is S alone (a
+    fast-forward), however the commits are dated. Made in one second, dulwich's search
+    orders them by id and, for some ids, returns B as well; the newest of the two by
+    (time, id) was then B about half the time (the merge test that failed under load).
+    In UTC, 6 of these 100 histories did that."""
+    git = vault.git
+    tree = git.write_tree({})
+    for i in range(100):
+        def commit(name: str, *parents: str, i: int = i) -> str:
+            return git.create_commit(tree, list(parents), f"{name} {i}", when=1_700_000_000)
+
+        base = commit("base")
+        shot = commit("shot", commit("studio", base))
+        drop = commit("drop", commit("merge", commit("field", base), shot))
+        assert merge_base(git, shot, drop) == shot, i
+        assert merge_base(git, drop, shot) == shot, i
 
 
 # ------------------------------------------------------------------------ Vault.merge
