@@ -1006,14 +1006,6 @@ class Vault:
         clean_temp_files(self.root, {p.rpartition("/")[0] for p in paths})
         return WorktreeWriter(self.store, self.git.read_blob)
 
-    def _materialize(self, relpath: str, entry: FlatEntry, content: _Content) -> os.stat_result:
-        """Write the committed bytes of one file through a temp file and a rename."""
-        stats: list[os.stat_result] = []
-        # (no clean-up: called once per file, by a hook after git itself wrote the files)
-        self._worktree_writer(()).write([self._file_write(relpath, entry, content)],
-                                      lambda _f, st: stats.append(st))
-        return stats[0]
-
     # ------------------------------------------------------------------ rescue
     def _save_rescue(self, paths: list[str], reason: str) -> RescueEntry | None:
         """Keep the current bytes of ``paths`` (those that exist) as a rescue entry."""
@@ -1607,8 +1599,9 @@ class Vault:
 
     def materialize_pointers(self) -> list[str]:
         """Replace working files that are still pointer text by their content, where this
-        vault holds it (what git's post-checkout/post-merge hooks run). Returns the paths."""
-        written = []
+        vault holds it (what git's post-checkout/post-merge hooks run), a few files at once
+        (repo/worktree_writer.py). Returns the paths, in the order they were written."""
+        jobs: list[FileWrite] = []
         for path, entry in self.git.read_index().items():
             if entry.size > MAX_POINTER_SIZE or entry.mode not in (MODE_FILE, MODE_EXEC):
                 continue
@@ -1624,19 +1617,23 @@ class Vault:
             except (NotAPointerError, PointerError):
                 continue
             if self.store.has_file(ptr.oid):
-                self._materialize(path, FlatEntry(entry.mode, self.git.add_blob(data)),
-                                  _Content("", ptr.oid, ptr.size))
-                written.append(path)
-        if written:
-            # git's index still records the pointer files' size: give it the new stat data
-            # (same blobs), or git would call the files modified without looking at them
-            index = self.git.read_index()
-            for path in written:
-                entry = index[path]
-                index[path] = GitRepo.index_entry(self._disk(path).stat(), entry.sha.decode(),
-                                                  entry.mode)
-            self.git.write_index(index)
-        return written
+                jobs.append(FileWrite(path, disk, ptr.size, entry.mode == MODE_EXEC,
+                                      file_id=ptr.oid, mtime_ns=ptr.mtime_ns))
+        written: dict[str, os.stat_result] = {}
+        try:
+            # (no clean-up of old temp files: a hook after git itself wrote the files)
+            self._worktree_writer(()).write(jobs, lambda f, st: written.update({f.path: st}))
+        finally:
+            if written:
+                # git's index still records the pointer files' size: give it the new stat
+                # data (same blobs), or git would call the files modified without looking
+                # at them; also for the files written before a failure
+                index = self.git.read_index()
+                for path, st in written.items():
+                    entry = index[path]
+                    index[path] = GitRepo.index_entry(st, entry.sha.decode(), entry.mode)
+                self.git.write_index(index)
+        return list(written)
 
     # ------------------------------------------------------------------ fsck / gc / stats
     def _reachable_commits(self) -> set[str]:

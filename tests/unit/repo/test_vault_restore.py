@@ -12,7 +12,7 @@ import creativevault as cv
 from creativevault.errors import CorruptObjectError
 from creativevault.repo.worktree_writer import TEMP_PREFIX
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
-from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, write
+from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, git, write
 
 NAMES = ["paint/bg.psd", "paint/key_010.psd", "paint/key_020.psd", "tex/brick.png",
          "tex/height.tif", "photos/DSC_0001.jpg", "photos/DSC_0002.jpg", "models/rock.blend"]
@@ -89,6 +89,49 @@ def test_a_damaged_chunk_stops_a_restore_of_many_files(vault: cv.Vault, proj: Pa
     vault.restore(["."], source="HEAD")  # the undamaged version comes back whole
     assert all((proj / name).read_bytes() == v2[name] for name in NAMES)
     assert vault.status().clean
+
+
+def _pointers_in_place_of(vault: cv.Vault, proj: Path, names: list[str]) -> None:
+    """Leave ``names`` as their committed pointer text, and git's index with their stat
+    data, as a clone made without the content does."""
+    tree = vault.git.commit_tree_flat(vault.git.head_commit())
+    for name in names:
+        (proj / name).write_bytes(vault.git.read_blob(tree[name].blob_id))
+    git(proj, "add", "--", *names)  # the clean filter gives the same pointer blobs
+
+
+def test_materialize_pointers_writes_every_pointer_file(vault: cv.Vault, proj: Path) -> None:
+    files = _project(proj, 1)
+    commit_all(vault, "v1")
+    mtimes = {name: (proj / name).stat().st_mtime_ns for name in files}
+    _pointers_in_place_of(vault, proj, NAMES)
+    assert vault.materialize_pointers() and set(vault.materialize_pointers()) == set()
+    for name, data in files.items():
+        assert (proj / name).read_bytes() == data
+        assert (proj / name).stat().st_mtime_ns == mtimes[name]
+    index = vault.git.read_index()
+    assert all(index[name].size == len(files[name]) for name in NAMES)  # git's stat data
+    assert not _temp_files(proj)
+    assert_git_clean(proj)
+
+
+def test_materialize_pointers_stops_at_damage_and_keeps_what_it_wrote(vault: cv.Vault,
+                                                                      proj: Path) -> None:
+    files = _project(proj, 1)
+    commit_all(vault, "v1")
+    bad = "paint/key_020.psd"
+    _damage_a_chunk(vault, files[bad])
+    _pointers_in_place_of(vault, proj, NAMES)
+    with pytest.raises(CorruptObjectError, match=f"^{bad}: stopped at damaged data"):
+        vault.materialize_pointers()
+    assert (proj / bad).read_bytes().startswith(b"version https://")  # still the pointer
+    index = vault.git.read_index()
+    for name in NAMES:  # each file is its pointer or its content; git knows the written
+        data = (proj / name).read_bytes()
+        assert data == files[name] or data.startswith(b"version https://")
+        if data == files[name]:
+            assert index[name].size == len(data)
+    assert not _temp_files(proj)
 
 
 def test_checkout_back_and_forth_writes_every_file(vault: cv.Vault, proj: Path) -> None:
