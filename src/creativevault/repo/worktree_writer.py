@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_WORKERS", "DIRECT_BUFFER", "TEMP_PREFIX", "FileWrite", "WorktreeWriter",
            "write_verified"]
 
-#: files written at once: on 2 cores, 3 keep both busy while one file waits for its fsync
-DEFAULT_WORKERS = 3
+#: files written at once: on 2 cores, 4 keep both busy while others wait on the disk (reads
+#: of packs not in the cache, direct writes, fsync); 3 restored 940 MB ~10 % slower
+DEFAULT_WORKERS = 4
 #: bytes a direct write hands the kernel at once; smaller files are written through the
 #: page cache
 DIRECT_BUFFER = DIRECT_BLOCK
