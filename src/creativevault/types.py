@@ -1,4 +1,5 @@
-"""Shared vocabulary: identifiers and the progress callback every layer reports through.
+"""Shared vocabulary: identifiers, the progress callback every layer reports through,
+and the byte sink content is streamed into.
 
 Imports nothing from the package except :mod:`creativevault.errors`.
 """
@@ -6,11 +7,21 @@ Imports nothing from the package except :mod:`creativevault.errors`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["FileId", "Progress", "StoredFile"]
+__all__ = ["FileId", "Progress", "Sink", "StoredFile"]
 
 #: Whole-file id: lowercase hex SHA-256 of the file's exact bytes.
 FileId = str
+
+
+class Sink(Protocol):
+    """Where streamed bytes go: an open binary file, a pipe, or anything else that only
+    needs to be handed the bytes in order (a hasher, a counter, a writer that can stop).
+    """
+
+    def write(self, data: bytes, /) -> object:
+        """Take the next ``data``; what it returns is not used."""
 
 
 class Progress:

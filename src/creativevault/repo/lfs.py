@@ -507,8 +507,11 @@ def _store_batch(store: Store, plan: ImportPlan, batch: list[LfsObject],
                 check_free_space(store.root, obj.size, name=label)
                 reader = _VerifyingReader(fh, obj.oid, label)
                 try:
-                    stored = writer.put_stream(  # type: ignore[arg-type]
-                        reader, name=label, similar_to=plan.previous.get(obj.oid))
+                    # put_stream declares BinaryIO (store/writer.py) but only reads
+                    # through readinto(), which is all _VerifyingReader offers
+                    stored = writer.put_stream(
+                        reader,  # type: ignore[arg-type]
+                        name=label, similar_to=plan.previous.get(obj.oid))
                 except StoreError:
                     if reader.refused is None:
                         raise

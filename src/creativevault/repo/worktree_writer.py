@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from creativevault.errors import CorruptObjectError, DiskFullError, WorktreeError
 from creativevault.repo.worktree_temp import TEMP_PREFIX, temp_prefix
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
     from creativevault.store import Store
+    from creativevault.types import Sink
 
 __all__ = ["DEFAULT_WORKERS", "DIRECT_BUFFER", "TEMP_PREFIX", "FileWrite", "WorktreeWriter",
            "write_verified"]
@@ -86,7 +87,7 @@ class FileWrite:
     mtime_ns: int | None = None
 
 
-def write_verified(store: Store, relpath: str, file_id: str, out: BinaryIO, *,
+def write_verified(store: Store, relpath: str, file_id: str, out: Sink, *,
                    read_ahead: bool = True) -> int:
     """Stream the verified content ``file_id`` to ``out``; a damaged chunk names the
     user's file ``relpath``. Returns the bytes written."""
@@ -231,7 +232,7 @@ class WorktreeWriter:
                        else DirectSink(fd, block=_CACHED_BUFFER, direct=False))
                 if f.file_id is not None:
                     write_verified(self.store, f.path, f.file_id,
-                                   _StoppableSink(out, stop),  # type: ignore[arg-type]
+                                   _StoppableSink(out, stop),
                                    read_ahead=read_ahead)
                 else:
                     out.write(data)

@@ -51,7 +51,7 @@ from creativevault.store.pack import (
     split_delta,
 )
 from creativevault.store.reports import FsckProblem, FsckReport, GcReport, StoreStats
-from creativevault.types import Progress
+from creativevault.types import Progress, Sink
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -406,7 +406,7 @@ class Store:
 
         return chunks()
 
-    def write_file_to(self, file_id: str, out: BinaryIO, *, read_ahead: bool = True) -> int:
+    def write_file_to(self, file_id: str, out: Sink, *, read_ahead: bool = True) -> int:
         """Stream a stored file into ``out``, then check its SHA-256; return bytes written.
 
         ``read_ahead`` as in :meth:`iter_file`.

@@ -13,6 +13,7 @@ batch, and writes packs crash-safely as the owner of its store (docs/sync.md).
 
 from __future__ import annotations
 
+import io
 import shlex
 import subprocess
 import threading
@@ -218,7 +219,10 @@ class SshPeer(StreamPeer):
         self._reader = threading.Thread(target=self._drain, name="cvault-ssh-stderr",
                                         daemon=True)
         self._reader.start()
-        assert self.process.stdin is not None and self.process.stdout is not None
+        # with the default bufsize Popen's pipes are buffered files, BinaryIO as Channel
+        # wants (typeshed types them only as IO[bytes])
+        assert isinstance(self.process.stdout, io.BufferedReader)
+        assert isinstance(self.process.stdin, io.BufferedWriter)
         channel = Channel(self.process.stdout, self.process.stdin, name=str(url))
         try:
             super().__init__(channel, name=str(url))
