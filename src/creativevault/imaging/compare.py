@@ -210,7 +210,7 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, threshold: float = 0.0) -> R
         d = _tile_diff(ta, tb, same_int, sa, sb)
         if d.dtype.kind == "u" and d.itemsize <= 2:  # exact integer sums, no float64 copy
             total = float(d.sum(dtype=np.uint64))
-            wide = d.astype(np.uint16 if d.itemsize == 1 else np.uint32)
+            wide: np.ndarray = d.astype(np.uint16 if d.itemsize == 1 else np.uint32)
             wide *= wide
             sq = float(wide.sum(dtype=np.uint64))
         else:

@@ -106,7 +106,7 @@ def _block_reduce(arr: np.ndarray, f: int) -> np.ndarray:
     oh, ow = math.ceil(h / f), math.ceil(w / f)
     out = np.empty((oh, ow, c), dtype=np.float32)
     if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
-        acc = np.dtype(np.uint32)
+        acc: np.dtype[np.uint32 | np.float64 | np.float32] = np.dtype(np.uint32)
     elif arr.dtype.kind in "ui":
         acc = np.dtype(np.float64)
     else:

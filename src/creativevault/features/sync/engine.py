@@ -209,21 +209,21 @@ def send_content(vault: Vault, peer: Peer, refs: dict[str, ContentRef], report: 
     if not _begin(report, plans, dry_run, progress):
         return
     sending = _Sending(vault, peer, plans, deltas)
-    batch: list[Entry] = []
+    outgoing: list[Entry] = []
     size = 0
     try:
         for plan in plans:
             progress.item(plan.ref.path)
             for entry in sending.entries(plan):
-                batch.append(entry)
+                outgoing.append(entry)
                 size += entry.plain_len
                 if size >= BATCH_BYTES:
-                    peer.put(batch)
+                    peer.put(outgoing)
                     progress.advance(size)
-                    batch, size = [], 0
-            batch.extend(read_entries(store, ENTRY_MANIFEST, [bytes.fromhex(plan.ref.file_id)]))
-        if batch:
-            peer.put(batch)
+                    outgoing, size = [], 0
+            outgoing.extend(read_entries(store, ENTRY_MANIFEST, [bytes.fromhex(plan.ref.file_id)]))
+        if outgoing:
+            peer.put(outgoing)
             progress.advance(size)
     finally:
         peer.put_done()

@@ -80,7 +80,7 @@ def parse_url(text: str, *, base: Path | None = None) -> RemoteUrl:
         host = match.group("host").strip("[]")
         return RemoteUrl("ssh", match.group("path"), host=host, user=match.group("user"),
                          text=text)
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = (base or Path.cwd()) / path
-    return RemoteUrl("local", str(path.absolute()), text=text)
+    folder = Path(text).expanduser()
+    if not folder.is_absolute():
+        folder = (base or Path.cwd()) / folder
+    return RemoteUrl("local", str(folder.absolute()), text=text)
