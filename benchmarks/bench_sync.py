@@ -380,7 +380,7 @@ def _task_verify_cvault(studio: str, ref: str, manifest: str) -> dict[str, Any]:
                 continue
             hasher = _Hasher()
             try:
-                vault.store.write_file_to(ptr.oid, hasher)  # type: ignore[arg-type]
+                vault.store.write_file_to(ptr.oid, hasher)
             except Exception as e:  # noqa: BLE001 - reported, not raised
                 errors.append(f"{path}: {type(e).__name__}: {e}")
                 continue

@@ -507,11 +507,8 @@ def _store_batch(store: Store, plan: ImportPlan, batch: list[LfsObject],
                 check_free_space(store.root, obj.size, name=label)
                 reader = _VerifyingReader(fh, obj.oid, label)
                 try:
-                    # put_stream declares BinaryIO (store/writer.py) but only reads
-                    # through readinto(), which is all _VerifyingReader offers
-                    stored = writer.put_stream(
-                        reader,  # type: ignore[arg-type]
-                        name=label, similar_to=plan.previous.get(obj.oid))
+                    stored = writer.put_stream(reader, name=label,
+                                               similar_to=plan.previous.get(obj.oid))
                 except StoreError:
                     if reader.refused is None:
                         raise

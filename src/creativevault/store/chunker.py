@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from pyfastcdc.cy import FastCDC
 
 from creativevault.errors import StoreFormatError
+
+if TYPE_CHECKING:
+    from pyfastcdc import BinaryStreamReader
 
 __all__ = ["DEFAULT_PARAMS", "ChunkerParams", "FastCDC", "iter_chunks"]
 
@@ -78,8 +81,8 @@ class ChunkerParams:
 DEFAULT_PARAMS = ChunkerParams()
 
 
-def iter_chunks(stream: BinaryIO, params: ChunkerParams) -> Iterator[memoryview]:
-    """Yield the chunks of ``stream`` in order.
+def iter_chunks(stream: BinaryStreamReader, params: ChunkerParams) -> Iterator[memoryview]:
+    """Yield the chunks of ``stream`` (anything with ``readinto`` or ``read``) in order.
 
     Each memoryview is valid only until the next one is requested: copy it to keep it.
     Memory stays at about two maximum-size chunks whatever the stream length.

@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
@@ -62,6 +62,8 @@ from creativevault.store.pack import (
 from creativevault.types import Progress, StoredFile
 
 if TYPE_CHECKING:
+    from pyfastcdc import BinaryStreamReader
+
     from creativevault.store.store import Store
 
 __all__ = ["QUEUE_CHUNKS", "StoreWriter"]
@@ -329,7 +331,7 @@ class StoreWriter:
             fh.close()
         return result
 
-    def put_stream(self, stream: BinaryIO, *, name: str = "<stream>",
+    def put_stream(self, stream: BinaryStreamReader, *, name: str = "<stream>",
                    similar_to: str | None = None) -> StoredFile:
         """Store everything readable from ``stream`` (``readinto`` or ``read``)."""
         worker = self._require_open()
@@ -381,7 +383,7 @@ class StoreWriter:
                     return delta, FLAG_DELTA, base_key
         return stored, FLAG_ZSTD if compressed else 0, None
 
-    def _put(self, worker: _PackWorker, stream: BinaryIO, name: str, *,
+    def _put(self, worker: _PackWorker, stream: BinaryStreamReader, name: str, *,
              stat_before: os.stat_result | None = None, path: Path | None = None,
              similar_to: str | None = None) -> StoredFile:
         progress = self._progress
