@@ -27,6 +27,7 @@ from dulwich.wildmatch import MalformedPattern, translate_bracket_expression
 from dulwich.wildmatch import translate as translate_wildmatch
 
 from creativevault.errors import DiskFullError, UsageError
+from creativevault.repo.worktree_temp import temp_prefix
 from creativevault.store.durable import is_disk_full, write_atomic
 
 if TYPE_CHECKING:
@@ -158,7 +159,8 @@ def _read_text(path: Path) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     try:
-        write_atomic(path, text.encode("utf-8", errors="surrogateescape"))
+        write_atomic(path, text.encode("utf-8", errors="surrogateescape"),
+                     temp_prefix=temp_prefix())
     except OSError as exc:
         if is_disk_full(exc):
             raise DiskFullError(f"disk full while writing {path.name}", path=str(path)) from exc

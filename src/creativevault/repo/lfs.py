@@ -41,6 +41,7 @@ from creativevault.errors import (
 )
 from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, GitRepo
 from creativevault.repo.pointer import MAX_POINTER_SIZE, parse_pointer
+from creativevault.repo.worktree_temp import temp_prefix
 from creativevault.store import Store
 from creativevault.store.durable import check_free_space, write_atomic
 from creativevault.types import Progress
@@ -356,7 +357,8 @@ def _rewrite_attribute_file(path: Path) -> int:
         return 0
     new, changed = rewrite_lfs_attributes(text)
     if changed:  # a file without git-lfs lines is left byte for byte
-        write_atomic(path, new.encode("utf-8", errors="surrogateescape"))
+        write_atomic(path, new.encode("utf-8", errors="surrogateescape"),
+                     temp_prefix=temp_prefix())
     return changed
 
 

@@ -3,8 +3,9 @@
 Restore, checkout, merge and rescue restore write each file to a temp file beside it and
 rename it over the working file once it is complete and verified
 (:mod:`creativevault.repo.worktree_writer`). A process killed in the middle (SIGKILL, a
-power cut) leaves up to three of them; the working files themselves hold their old or
-their new bytes. These temp files are never shown or staged (the ``info/exclude`` line
+power cut) leaves up to four of them, and a killed write of ``.gitattributes`` or of a
+pointer file one (``store.durable.write_atomic`` names it the same way); the working files
+themselves hold their old or their new bytes. These temp files are never shown or staged (the ``info/exclude`` line
 written here, and the same rule in cvault's own walk), and :func:`clean` removes the stale
 ones: the next restore or checkout does so in the folders it writes to, ``cvault fsck`` in
 the whole working tree.

@@ -87,11 +87,18 @@ def remove_quietly(path: Path) -> None:
         pass
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a small file durably: temp file, fsync, rename, directory fsync."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def write_atomic(path: Path, data: bytes, *, temp_prefix: str | None = None) -> None:
+    """Write a small file durably: temp file, fsync, rename, directory fsync.
+
+    The temp file is ``.<name>.tmp-<pid>``, or with ``temp_prefix`` (a file of the user's
+    working tree: repo/worktree_temp's prefix) ``<temp_prefix><8 random hex digits>``, a
+    name that cvault and git hide and that the next restore or ``fsck`` removes if a
+    killed process leaves it behind.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}" if temp_prefix is None
+                         else f"{temp_prefix}{os.urandom(4).hex()}")
     try:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb" if temp_prefix is None else "xb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

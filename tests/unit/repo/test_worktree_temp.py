@@ -158,3 +158,25 @@ def test_the_exclude_line_is_added_once_and_keeps_the_users_lines(tmp_path: Path
     assert why.startswith(".git/info/exclude:") and EXCLUDE_PATTERN in why
     run_git(tmp_path, "add", "-A")
     assert run_git(tmp_path, "ls-files").stdout == b"real.txt\n"
+
+
+def test_a_killed_write_of_gitattributes_leaves_a_temp_file_that_is_cleaned(
+        tmp_path: Path) -> None:
+    """``write_atomic`` of a working-tree file (``.gitattributes``, a pointer file) names its
+    temp file as the writer does: a process killed before the rename leaves one that is
+    hidden and removed like the writer's, and the old file is whole."""
+    target = make(tmp_path, ".gitattributes", b"*.psd filter=cvault\n")
+    child = subprocess.run([sys.executable, "-c", f"""
+import os, pathlib
+from creativevault.repo.worktree_temp import temp_prefix
+from creativevault.store import durable
+os.fsync = lambda fd: os._exit(9)  # killed after writing, before the rename
+durable.write_atomic(pathlib.Path({str(target)!r}), b"new", temp_prefix=temp_prefix())
+"""], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 9, child.stderr
+    [left] = [p for p in tmp_path.iterdir() if p != target]
+    assert wt.is_temp_name(left.name) and wt._NAME.fullmatch(left.name)
+    assert target.read_bytes() == b"*.psd filter=cvault\n"
+    [found] = clean(tmp_path)
+    assert found.removed and found.reason.startswith("left by process ")
+    assert [p.name for p in tmp_path.iterdir()] == [".gitattributes"]

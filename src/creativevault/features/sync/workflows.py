@@ -35,6 +35,7 @@ from creativevault.features.sync.remotes import (
 from creativevault.features.sync.urls import parse_url
 from creativevault.repo.gitrepo import FlatEntry, GitRepo
 from creativevault.repo.vault import Vault
+from creativevault.repo.worktree_temp import temp_prefix
 from creativevault.store import ChunkerParams
 from creativevault.store.durable import write_atomic
 from creativevault.types import Progress
@@ -430,10 +431,10 @@ def _write_pointer(vault: Vault, path: str, entry: FlatEntry) -> None:
     data = vault.git.read_blob(entry.blob_id)
     if disk.exists():
         st = disk.stat()
-        write_atomic(disk, data)
+        write_atomic(disk, data, temp_prefix=temp_prefix())
         import os
 
         os.utime(disk, ns=(st.st_atime_ns, st.st_mtime_ns))
     else:
         disk.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(disk, data)
+        write_atomic(disk, data, temp_prefix=temp_prefix())
