@@ -1,7 +1,8 @@
 """Write sessions: a two-thread pipeline from input streams into new packs.
 
-Thread 1 (the caller) reads, chunks, hashes (SHA-256 of the stream, BLAKE3 per chunk)
-and drops chunks the store already has. Thread 2 compresses and appends new entries to
+Thread 1 (the caller) reads, chunks, hashes (BLAKE3 per chunk, and SHA-256 of the stream,
+which a large file hands to a hashing thread of its own) and drops chunks the store
+already has. Thread 2 compresses and appends new entries to
 the current pack. A bounded queue of a few chunks between them keeps memory flat;
 hashlib, blake3 and zstandard release the GIL, so the two threads overlap on two cores.
 
@@ -27,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from blake3 import blake3
 
@@ -225,6 +226,48 @@ class _PackWorker(threading.Thread):
         self._manifest_rows = []
 
 
+#: a file hashes its SHA-256 on the session's hashing thread once this many bytes are read
+#: (smaller files hash in the caller: handing over costs more than it saves)
+HASH_THREAD_FROM = 2 * 1024 * 1024
+#: chunks waiting for the hashing thread (memory ~ this many chunks more)
+HASH_QUEUE_CHUNKS = 4
+
+
+class _HashThread:
+    """Feeds SHA-256 objects on a thread of its own, in the order given (hashlib releases
+    the GIL), so that a large file's whole-file hash overlaps the reading, chunking and
+    BLAKE3 of the caller's thread: on the second core, which deduplicated chunks (most of
+    an edited file) leave idle, instead of on the caller's critical path."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Any, bytes | None, threading.Event | None] | None] = (
+            queue.Queue(maxsize=HASH_QUEUE_CHUNKS))
+        self._thread = threading.Thread(target=self._run, name="cvault-sha", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            hasher, data, done = item
+            if data is not None:
+                hasher.update(data)
+            if done is not None:
+                done.set()
+
+    def update(self, hasher: Any, data: bytes) -> None:
+        """``hasher.update(data)``, after every update handed over before it."""
+        self._queue.put((hasher, data, None))
+
+    def wait(self, hasher: Any) -> None:
+        """Return once every update handed over so far is done."""
+        done = threading.Event()
+        self._queue.put((hasher, None, done))
+        done.wait()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
 class StoreWriter:
     """A write session: ``with store.writer() as w: w.put_file(path)``.
 
@@ -245,6 +288,7 @@ class StoreWriter:
         self._params = store.chunker
         self._compressor = Compressor(store.compression_level)
         self._pool: ThreadPoolExecutor | None = None
+        self._hash_thread: _HashThread | None = None
 
     # -- session -------------------------------------------------------------------------
 
@@ -278,6 +322,9 @@ class StoreWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
+            if self._hash_thread is not None:
+                self._hash_thread.close()
+                self._hash_thread = None
             self._lock.release()
 
     def _require_open(self) -> _PackWorker:
@@ -391,6 +438,7 @@ class StoreWriter:
         index = self._store.index
         alignment = self._alignment(similar_to)
         whole = hashlib.sha256()
+        hashing: _HashThread | None = None  # the session's hashing thread, once it pays
         chunks: list[tuple[bytes, int]] = []
         size = 0
         compress: bool | None = None
@@ -399,7 +447,14 @@ class StoreWriter:
                 data = bytes(view)  # the chunker reuses its buffer
                 if compress is None:
                     compress = not is_precompressed(data[:16])
-                whole.update(data)
+                if hashing is None and size >= HASH_THREAD_FROM:
+                    if self._hash_thread is None:
+                        self._hash_thread = _HashThread()
+                    hashing = self._hash_thread
+                if hashing is not None:
+                    hashing.update(whole, data)
+                else:
+                    whole.update(data)
                 key = blake3(data).digest()
                 chunks.append((key, len(data)))
                 offset, size = size, size + len(data)
@@ -427,6 +482,8 @@ class StoreWriter:
             except FileChangedError:
                 self._barrier(worker)  # its chunks stay in the pack, unreferenced
                 raise
+        if hashing is not None:
+            hashing.wait(whole)
         file_id = whole.digest()
         if (worker.error is None and file_id not in self._session_files
                 and not index.contains(ENTRY_MANIFEST, file_id)):

@@ -293,6 +293,32 @@ def test_memory_stays_bounded(store: Store) -> None:
     assert peak < 12 * 1024 * 1024
 
 
+def test_large_files_hash_on_the_sessions_hashing_thread(store: Store,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past HASH_THREAD_FROM bytes a file's SHA-256 is fed on one thread per session, in
+    order: the ids are exact, small files never start it, and it ends with the session."""
+    monkeypatch.setattr(writer_mod, "HASH_THREAD_FROM", 256 * 1024)
+    started = []
+    real = writer_mod._HashThread.__init__
+
+    def counting(self: writer_mod._HashThread) -> None:
+        started.append(self)
+        real(self)
+
+    monkeypatch.setattr(writer_mod._HashThread, "__init__", counting)
+    small, big, other = (mixed_bytes(100_000, seed=31), mixed_bytes(3_000_000, seed=32),
+                         mixed_bytes(2_000_000, seed=33))
+    with store.writer() as w:
+        assert w.put_bytes(small).file_id == hashlib.sha256(small).hexdigest()
+        assert not started
+        assert w.put_bytes(big).file_id == hashlib.sha256(big).hexdigest()
+        assert w.put_bytes(other).file_id == hashlib.sha256(other).hexdigest()
+        [hashing] = started  # one for the session
+        assert hashing._thread.is_alive()
+    assert not hashing._thread.is_alive()
+    assert _read(store, hashlib.sha256(big).hexdigest()) == big
+
+
 # -- input problems ------------------------------------------------------------------------
 
 
