@@ -245,15 +245,15 @@ class PackReader:
             handle.fh.close()
 
     def _take(self, pack: str) -> _Handle:
-        """The handle of ``pack``, marked in use (holding the lock)."""
-        handle = self._files.get(pack)
+        """The handle of ``pack``, marked in use (holding the lock). The least recently
+        used handle is evicted when ``max_open`` are open."""
+        handle = self._files.pop(pack, None)
         if handle is None:
             if len(self._files) >= self._max_open:
-                _, old = self._files.popitem()
-                self._drop(old)
+                self._drop(self._files.pop(next(iter(self._files))))
             # cached, closed by close(), forget() or eviction
             handle = _Handle(open(self.directory / pack, "rb"))  # noqa: SIM115
-            self._files[pack] = handle
+        self._files[pack] = handle  # the most recently used last
         handle.users += 1
         return handle
 

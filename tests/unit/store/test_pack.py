@@ -52,13 +52,19 @@ def test_write_publish_read_and_scan(tmp_path: Path) -> None:
     reader.close()
 
 
-def test_reader_cache_evicts(tmp_path: Path) -> None:
-    a, _ = _write(tmp_path)
-    b, offs = _write(tmp_path)
-    reader = PackReader(tmp_path, max_open=1)
+def test_reader_cache_evicts_the_least_recently_used(tmp_path: Path) -> None:
+    a, offs = _write(tmp_path)
+    b, _ = _write(tmp_path)
+    c, _ = _write(tmp_path)
+    reader = PackReader(tmp_path, max_open=2)
     reader.read_entry(a, offs[0], 5)
     reader.read_entry(b, offs[0], 5)
+    kept = reader._files[a]
+    reader.read_entry(a, offs[0], 5)  # a is used again: b is now the oldest
+    reader.read_entry(c, offs[0], 5)
+    assert list(reader._files) == [a, c] and reader._files[a] is kept
     reader.close()
+    assert kept.fh.closed
 
 
 def test_reads_of_one_pack_run_side_by_side(tmp_path: Path,
