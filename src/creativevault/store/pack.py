@@ -275,25 +275,6 @@ class PackReader:
             with self._lock:
                 self._release(handle)
 
-    def advise(self, pack: str, offset: int, length: int) -> None:
-        """Tell the system that ``length`` bytes at ``offset`` of ``pack`` will be read
-        soon, so that it reads them from the disk in the background (where the system
-        has ``posix_fadvise``; a hint only: failures are ignored)."""
-        if not hasattr(os, "posix_fadvise"):  # pragma: no cover - Windows, macOS
-            return
-        with self._lock:
-            try:
-                handle = self._take(pack)
-            except OSError:
-                return  # the read itself reports a missing pack
-        try:
-            os.posix_fadvise(handle.fh.fileno(), offset, length, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                self._release(handle)
-
     def _release(self, handle: _Handle) -> None:
         handle.users -= 1
         if handle.evicted and handle.users == 0:

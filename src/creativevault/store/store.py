@@ -63,8 +63,6 @@ __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_PACK_TARGET", "STORE_FORMAT", "STOR
 
 #: chunks read ahead (on two threads) while a file is being restored
 READ_AHEAD = 4
-#: chunks ahead of the one being read whose pack ranges are announced to the system
-ADVISE_AHEAD = 8
 
 DEFAULT_PACK_TARGET = 64 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 14 * 24 * 3600.0
@@ -349,35 +347,19 @@ class Store:
     def iter_file(self, file_id: str, *, read_ahead: bool = True) -> Iterator[bytes]:
         """Yield the file's chunks in order, each verified before it is yielded.
 
-        The chunks' index rows are looked up together, and the pack ranges of the next
-        few chunks are announced to the system (``posix_fadvise``) so that their disk
-        reads overlap the work on this one. ``read_ahead`` also reads, decompresses and
-        verifies the next few chunks on two threads while the caller uses this one;
-        without it every chunk is read in the calling thread (what a caller that writes
-        several files at once wants: its files already keep the cores busy).
+        The chunks' index rows are looked up together (one query per 500 chunks, not
+        one per chunk). ``read_ahead`` reads, decompresses and verifies the next few
+        chunks on two threads while the caller uses this one; without it every chunk is
+        read in the calling thread (what a caller that writes several files at once
+        wants: its files already keep the cores busy).
         :class:`ObjectMissingError` (raised at once) if the file is absent;
         :class:`CorruptObjectError` naming pack, offset and file id on a damaged chunk.
         """
         manifest = self.read_manifest(file_id)
         found = self.index.get_many(ENTRY_CHUNK, (key for key, _ in manifest.chunks))
         todo = [(key, length, file_id, found.get(key)) for key, length in manifest.chunks]
-        advise = self._reader.advise
-
-        def announce(i: int) -> None:
-            if i < len(todo):
-                row = todo[i][3]
-                if row is not None:
-                    advise(row.pack, row.offset, ENTRY_HEADER_SIZE + row.stored_len)
-
-        for i in range(ADVISE_AHEAD):
-            announce(i)
         if len(todo) <= 1 or not read_ahead:
-            def in_turn() -> Iterator[bytes]:
-                for i, chunk in enumerate(todo):
-                    announce(i + ADVISE_AHEAD)
-                    yield self._read_chunk(*chunk)
-
-            return in_turn()
+            return (self._read_chunk(*chunk) for chunk in todo)
 
         def chunks() -> Iterator[bytes]:
             # Read, decompress and verify the next few chunks on two threads while the
@@ -387,7 +369,6 @@ class Store:
 
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvault-read") as pool:
                 def submit(i: int) -> Future[bytes]:
-                    announce(i + ADVISE_AHEAD)
                     return pool.submit(self._read_chunk, *todo[i])
 
                 pending: deque[Future[bytes]] = deque(

@@ -98,8 +98,6 @@ def test_reads_of_one_pack_run_side_by_side(tmp_path: Path,
     release.set()
     slow.join(10)
     assert got == [b"first"] and first.fh.closed
-    reader.advise(names[1], offset, 5)
-    reader.advise("pack-gone.cvpack", 0, 5)  # a hint only: a missing pack is not an error
     reader.close()
     with pytest.raises(ValueError):
         first.fh.fileno()

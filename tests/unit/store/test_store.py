@@ -26,7 +26,6 @@ from creativevault.errors import (
 from creativevault.store import Store, StoreStats
 from creativevault.store import writer as writer_mod
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, FLAG_ZSTD
-from creativevault.store.store import ADVISE_AHEAD, READ_AHEAD
 
 from .conftest import SMALL_CHUNKS, mixed_bytes
 
@@ -185,36 +184,6 @@ def test_reading_with_or_without_read_ahead(store: Store, read_ahead: bool) -> N
     assert row.pack in str(info.value) and file_id in str(info.value)
     with pytest.raises(CorruptObjectError):
         store.write_file_to(file_id, io.BytesIO(), read_ahead=read_ahead)
-
-
-@pytest.mark.parametrize("read_ahead", [True, False])
-def test_every_chunk_range_is_announced_once_before_it_is_read(
-        store: Store, read_ahead: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = mixed_bytes(3_000_000, seed=22)
-    with store.writer() as w:
-        file_id = w.put_bytes(data).file_id
-    manifest = store.read_manifest(file_id)
-    rows = store.index.get_many(ENTRY_CHUNK, (key for key, _ in manifest.chunks))
-    assert len(manifest.chunks) > READ_AHEAD + ADVISE_AHEAD
-    events: list[tuple[str, int]] = []
-    advise, read = store._reader.advise, store._reader.read
-
-    def spy_advise(pack: str, offset: int, length: int) -> None:
-        events.append(("advise", offset))
-        advise(pack, offset, length)
-
-    def spy_read(pack: str, offset: int, length: int) -> bytes:
-        events.append(("read", offset))
-        return read(pack, offset, length)
-
-    monkeypatch.setattr(store._reader, "advise", spy_advise)
-    monkeypatch.setattr(store._reader, "read", spy_read)
-    assert b"".join(store.iter_file(file_id, read_ahead=read_ahead)) == data
-    announced = [offset for kind, offset in events if kind == "advise"]
-    expected = [rows[key].offset for key, _ in manifest.chunks]
-    assert sorted(announced) == sorted(dict.fromkeys(expected))  # each chunk once
-    for i, offset in enumerate(expected):  # before its read
-        assert events.index(("advise", offset)) < events.index(("read", offset)), i
 
 
 @pytest.mark.parametrize("compressible", [True, False])
