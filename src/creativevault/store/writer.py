@@ -242,14 +242,19 @@ class _HashThread:
     def __init__(self) -> None:
         self._queue: queue.Queue[tuple[Any, bytes | None, threading.Event | None] | None] = (
             queue.Queue(maxsize=HASH_QUEUE_CHUNKS))
+        #: what an update raised: every later wait() raises it (the session fails)
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="cvault-sha", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             hasher, data, done = item
-            if data is not None:
-                hasher.update(data)
+            try:
+                if data is not None and self.error is None:
+                    hasher.update(data)
+            except BaseException as exc:  # noqa: BLE001 - raised by wait(), never a hang
+                self.error = exc
             if done is not None:
                 done.set()
 
@@ -262,6 +267,8 @@ class _HashThread:
         done = threading.Event()
         self._queue.put((hasher, None, done))
         done.wait()
+        if self.error is not None:
+            raise self.error
 
     def close(self) -> None:
         self._queue.put(None)

@@ -288,6 +288,19 @@ def test_large_files_hash_on_the_sessions_hashing_thread(store: Store,
     assert _read(store, hashlib.sha256(big).hexdigest()) == big
 
 
+def test_a_failed_hash_update_fails_the_file_and_never_hangs() -> None:
+    class Broken:
+        def update(self, data: bytes) -> None:
+            raise MemoryError("no room")
+
+    hashing = writer_mod._HashThread()
+    hashing.update(Broken(), b"x")
+    with pytest.raises(MemoryError, match="no room"):
+        hashing.wait(Broken())
+    hashing.close()
+    assert not hashing._thread.is_alive()
+
+
 # -- input problems ------------------------------------------------------------------------
 
 
