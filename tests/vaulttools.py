@@ -9,16 +9,37 @@ import time
 from pathlib import Path
 
 import creativevault as cv
+from creativevault.store import Store
+from creativevault.store.index import IndexRow
 from tests.conftest import run_git
 
-__all__ = ["MB", "age_all", "env_without_coverage", "assert_git_clean", "commit_all", "creative_bytes", "git", "sha",
-           "write"]
+__all__ = ["MB", "age_all", "env_without_coverage", "assert_git_clean", "commit_all", "creative_bytes",
+           "damage_entry", "flip_byte", "git", "sha", "write"]
 
 MB = 1024 * 1024
 _MAGIC = {
     ".psd": b"8BPS\x00\x01", ".png": b"\x89PNG\r\n\x1a\n", ".tif": b"II*\x00",
     ".exr": b"v/1\x01", ".blend": b"BLENDER-v300", ".nef": b"MM\x00*", ".jpg": b"\xff\xd8\xff\xe0",
 }
+
+
+def flip_byte(path: Path, offset: int, mask: int = 0x55) -> None:
+    """XOR one byte of a file with ``mask``: damage on disk, in place."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ mask]))
+
+
+def damage_entry(store: Store, row: IndexRow, mask: int = 0x5A) -> None:
+    """Flip the byte in the middle of the stored bytes of the store entry at ``row`` (a
+    chunk or a manifest) and drop the store's cached pack handles."""
+    from creativevault.store.pack import ENTRY_HEADER_SIZE
+
+    flip_byte(store.packs_dir / row.pack, row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2,
+              mask)
+    store._reader.close()  # noqa: SLF001 - drop cached handles
 
 
 def creative_bytes(name: str, size: int, seed: int) -> bytes:

@@ -32,7 +32,7 @@ from creativevault.errors import (
 from creativevault.store import writer as writer_mod
 from creativevault.store.writer import StoreWriter
 from tests.conftest import run_git
-from tests.vaulttools import MB, age_all, commit_all, creative_bytes, git, sha, write
+from tests.vaulttools import MB, age_all, commit_all, creative_bytes, damage_entry, git, sha, write
 
 
 @pytest.fixture
@@ -306,17 +306,10 @@ def _flip_byte_in_chunk(vault: cv.Vault, file_id: str) -> str:
     """Flip one byte in the middle of the first chunk of ``file_id``; return the pack name."""
     manifest = vault.store.read_manifest(file_id)
     key, _length = manifest.chunks[len(manifest.chunks) // 2]
-    from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
+    from creativevault.store.pack import ENTRY_CHUNK
 
     row = vault.store.index.get(ENTRY_CHUNK, key)
-    path = vault.store.packs_dir / row.pack
-    with path.open("r+b") as f:
-        at = row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2
-        f.seek(at)
-        b = f.read(1)
-        f.seek(at)
-        f.write(bytes([b[0] ^ 0x5A]))
-    vault.store._reader.close()  # drop cached handles  # noqa: SLF001
+    damage_entry(vault.store, row)
     return row.pack
 
 

@@ -22,9 +22,9 @@ from creativevault.errors import DiskFullError, GitError
 from creativevault.repo.filterproc import CAPABILITIES, FilterProcess
 from creativevault.repo.pktline import MAX_PAYLOAD, PacketReader
 from creativevault.repo.pointer import LFS_VERSION_URL, VERSION_URL, Pointer, parse_pointer
-from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
+from creativevault.store.pack import ENTRY_CHUNK
 from tests.conftest import run_git
-from tests.vaulttools import MB, creative_bytes, write
+from tests.vaulttools import MB, creative_bytes, damage_entry, write
 
 BIG = creative_bytes("big.psd", 3 * MB, 1)
 OTHER = creative_bytes("other.psd", 300_000, 2)
@@ -117,14 +117,7 @@ def flip_chunk(vault: cv.Vault, file_id: str, which: int) -> None:
     key, _ = vault.store.read_manifest(file_id).chunks[which]
     row = vault.store.index.get(ENTRY_CHUNK, key)
     assert row is not None
-    path = vault.store.packs_dir / row.pack
-    with path.open("r+b") as f:
-        at = row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0x5A]))
-    vault.store._reader.close()  # drop cached pack handles  # noqa: SLF001
+    damage_entry(vault.store, row)
 
 
 def sha(data: bytes) -> str:

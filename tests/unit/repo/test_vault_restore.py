@@ -11,8 +11,16 @@ import pytest
 import creativevault as cv
 from creativevault.errors import CorruptObjectError
 from creativevault.repo.worktree_writer import TEMP_PREFIX
-from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
-from tests.vaulttools import MB, assert_git_clean, commit_all, creative_bytes, git, write
+from creativevault.store.pack import ENTRY_CHUNK
+from tests.vaulttools import (
+    MB,
+    assert_git_clean,
+    commit_all,
+    creative_bytes,
+    damage_entry,
+    git,
+    write,
+)
 
 NAMES = ["paint/bg.psd", "paint/key_010.psd", "paint/key_020.psd", "tex/brick.png",
          "tex/height.tif", "photos/DSC_0001.jpg", "photos/DSC_0002.jpg", "models/rock.blend"]
@@ -36,12 +44,7 @@ def _damage_a_chunk(vault: cv.Vault, data: bytes) -> None:
     chunks = vault.store.read_manifest(file_id).chunks
     row = vault.store.index.get(ENTRY_CHUNK, chunks[len(chunks) // 2][0])
     assert row is not None
-    with open(vault.store.packs_dir / row.pack, "r+b") as fh:
-        fh.seek(row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 0x5A]))
-    vault.store._reader.close()  # noqa: SLF001 - drop cached handles
+    damage_entry(vault.store, row)
 
 
 def test_restore_of_a_deleted_working_tree(vault: cv.Vault, proj: Path) -> None:

@@ -20,8 +20,8 @@ from creativevault.repo.worktree_writer import (
     WorktreeWriter,
 )
 from creativevault.store import ChunkerParams, Store, directio
-from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE
-from tests.vaulttools import creative_bytes
+from creativevault.store.pack import ENTRY_CHUNK
+from tests.vaulttools import creative_bytes, damage_entry
 
 SMALL_CHUNKS = ChunkerParams.for_average(16 * 1024)
 #: sizes around the direct-write alignment and buffer boundaries
@@ -129,12 +129,7 @@ def _damage(store: Store, file_id: str, nth: int) -> None:
     key = store.read_manifest(file_id).chunks[nth][0]
     row = store.index.get(ENTRY_CHUNK, key)
     assert row is not None
-    with open(store.packs_dir / row.pack, "r+b") as fh:
-        fh.seek(row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
-        byte = fh.read(1)
-        fh.seek(-1, os.SEEK_CUR)
-        fh.write(bytes([byte[0] ^ 0x5A]))
-    store._reader.close()  # noqa: SLF001 - drop cached handles
+    damage_entry(store, row)
 
 
 @pytest.mark.parametrize("direct", [True, False])

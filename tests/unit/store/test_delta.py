@@ -17,6 +17,7 @@ from creativevault.store import Store
 from creativevault.store.alignment import Alignment
 from creativevault.store.index import IndexRow
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, FLAG_DELTA
+from tests.vaulttools import damage_entry, flip_byte
 
 from .conftest import mixed_bytes
 
@@ -62,14 +63,6 @@ def history(store: Store) -> tuple[str, str, str]:
     f2 = put(store, V2, similar_to=f1)
     f3 = put(store, V3, similar_to=f2)
     return f1, f2, f3
-
-
-def flip(path: Path, offset: int) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([byte[0] ^ 0x55]))
 
 
 # -- writing and reading -----------------------------------------------------------------
@@ -134,7 +127,7 @@ def test_a_damaged_hint_or_base_costs_only_the_deltas(store: Store) -> None:
     shared = {blake3(bytes(c)).digest() for c in iter_chunks(io.BytesIO(V2), store.chunker)}
     for row in store.index.rows(etype=ENTRY_CHUNK):  # every possible base is damaged
         if row.key not in shared:
-            flip(store.packs_dir / row.pack, row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
+            damage_entry(store, row, 0x55)
     f2 = put(store, V2, similar_to=f1)
     assert deltas(store) == []
     assert read(store, f2) == V2
@@ -164,7 +157,7 @@ def test_a_damaged_base_is_named_with_the_file_and_fsck_flags_both(store: Store)
                if r.key in {k for k, _ in store.read_manifest(f2).chunks})
     base = store.index.get(ENTRY_CHUNK, row.base)  # type: ignore[arg-type]
     assert base is not None
-    flip(store.packs_dir / base.pack, base.offset + ENTRY_HEADER_SIZE + base.stored_len // 2)
+    damage_entry(store, base, 0x55)
     with pytest.raises(CorruptObjectError) as err:
         read(store, f2)
     assert f2 in str(err.value) and base.key.hex() in str(err.value)
@@ -181,7 +174,7 @@ def test_fsck_flags_a_broken_delta(store: Store) -> None:
     _f1, f2, _f3 = history(store)
     assert store.fsck().ok
     row = deltas(store)[0]
-    flip(store.packs_dir / row.pack, row.offset + ENTRY_HEADER_SIZE + row.stored_len - 2)
+    flip_byte(store.packs_dir / row.pack, row.offset + ENTRY_HEADER_SIZE + row.stored_len - 2)
     report = store.fsck()
     [problem] = report.problems
     assert (problem.kind, problem.pack, problem.offset) == ("corrupt-chunk", row.pack, row.offset)
@@ -278,7 +271,7 @@ def test_rebuild_index_leaves_out_a_delta_whose_base_is_damaged(store: Store) ->
                if r.key in {k for k, _ in store.read_manifest(f2).chunks})
     base = store.index.get(ENTRY_CHUNK, row.base)  # type: ignore[arg-type]
     assert base is not None
-    flip(store.packs_dir / base.pack, base.offset + ENTRY_HEADER_SIZE + base.stored_len // 2)
+    damage_entry(store, base, 0x55)
     store.rebuild_index()
     assert not store.index.contains(ENTRY_CHUNK, base.key)
     dependants = [r for r in deltas(store) if r.base == base.key]

@@ -14,6 +14,7 @@ import pytest
 from creativevault.errors import CorruptObjectError
 from creativevault.store import Store
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, ENTRY_MANIFEST
+from tests.vaulttools import damage_entry, flip_byte
 
 from .conftest import SMALL_CHUNKS, mixed_bytes
 
@@ -34,14 +35,6 @@ def _age(store: Store, seconds: float) -> None:
         os.utime(store.packs_dir / name, (old, old))
 
 
-def _flip(path: Path, offset: int) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        byte = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([byte[0] ^ 0x55]))
-
-
 # -- fsck ----------------------------------------------------------------------------------
 
 
@@ -58,7 +51,7 @@ def test_flipped_byte_is_named_and_never_served(store: Store) -> None:
     third_key = manifest.chunks[2][0]
     row = store.index.get(ENTRY_CHUNK, third_key)
     assert row is not None
-    _flip(store.packs_dir / row.pack, row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
+    damage_entry(store, row, 0x55)
 
     report = store.fsck()
     assert not report.ok
@@ -129,7 +122,7 @@ def test_fsck_truncated_pack_and_corrupt_manifest(store: Store) -> None:
     fa, fb, *_ = _store_two(store)
     mrow = store.index.get(ENTRY_MANIFEST, bytes.fromhex(fb))
     assert mrow is not None
-    _flip(store.packs_dir / mrow.pack, mrow.offset + ENTRY_HEADER_SIZE + 3)
+    flip_byte(store.packs_dir / mrow.pack, mrow.offset + ENTRY_HEADER_SIZE + 3)
     report = store.fsck()
     corrupt = [p for p in report.problems if p.kind == "corrupt-manifest"]
     assert corrupt and corrupt[0].affected_files == [fb]
@@ -156,7 +149,7 @@ def test_rebuild_index_from_packs(tmp_path: Path) -> None:
     # damaged entries and packs are skipped, the rest is kept
     packs = sorted(os.listdir(reopened.packs_dir))
     p0 = reopened.packs_dir / packs[0]
-    _flip(p0, 16 + ENTRY_HEADER_SIZE + 1)
+    flip_byte(p0, 16 + ENTRY_HEADER_SIZE + 1)
     p1 = reopened.packs_dir / packs[1]
     p1.write_bytes(p1.read_bytes()[:-1])
     assert 0 < reopened.rebuild_index() < len(rows)
@@ -232,7 +225,7 @@ def test_gc_refuses_to_guess_on_a_damaged_live_manifest(store: Store) -> None:
     fa, *_ = _store_two(store)
     mrow = store.index.get(ENTRY_MANIFEST, bytes.fromhex(fa))
     assert mrow is not None
-    _flip(store.packs_dir / mrow.pack, mrow.offset + ENTRY_HEADER_SIZE + 3)
+    flip_byte(store.packs_dir / mrow.pack, mrow.offset + ENTRY_HEADER_SIZE + 3)
     _age(store, 30 * DAY)
     with pytest.raises(CorruptObjectError):
         store.gc([fa])

@@ -26,6 +26,7 @@ from creativevault.errors import (
 from creativevault.store import Store, StoreStats
 from creativevault.store import writer as writer_mod
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, FLAG_ZSTD
+from tests.vaulttools import damage_entry
 
 from .conftest import SMALL_CHUNKS, mixed_bytes
 
@@ -171,11 +172,7 @@ def test_reading_with_or_without_read_ahead(store: Store, read_ahead: bool) -> N
     manifest = store.read_manifest(file_id)
     row = store.index.get(ENTRY_CHUNK, manifest.chunks[3][0])
     assert row is not None
-    with open(store.packs_dir / row.pack, "r+b") as fh:
-        fh.seek(row.offset + ENTRY_HEADER_SIZE + row.stored_len // 2)
-        byte = fh.read(1)
-        fh.seek(-1, os.SEEK_CUR)
-        fh.write(bytes([byte[0] ^ 0x55]))
+    damage_entry(store, row, 0x55)
     yielded = []
     with pytest.raises(CorruptObjectError) as info:
         for chunk in store.iter_file(file_id, read_ahead=read_ahead):
