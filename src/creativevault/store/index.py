@@ -192,15 +192,8 @@ class Index:
         return found
 
     def present(self, etype: int, keys: list[bytes]) -> set[bytes]:
-        """Which of ``keys`` (a few hundred at a time) are indexed."""
-        if not keys:
-            return set()
-        marks = ",".join("?" * len(keys))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT key FROM entries WHERE type=? AND key IN ({marks})",
-                (etype, *keys)).fetchall()
-        return {bytes(r[0]) for r in rows}
+        """Which of ``keys`` are indexed."""
+        return set(self.get_many(etype, keys))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
