@@ -151,13 +151,20 @@ def test_a_missing_base_is_named_with_the_file(store: Store) -> None:
     assert problem.kind == "corrupt-chunk" and f2 in problem.affected_files
 
 
-def test_a_damaged_base_is_named_with_the_file_and_fsck_flags_both(store: Store) -> None:
-    f1, f2, _f3 = history(store)
+def damage_a_base_of(store: Store, file_id: str) -> tuple[IndexRow, IndexRow]:
+    """Damage the stored base of one delta chunk of ``file_id``; return the rows of the
+    delta and of its base."""
     row = next(r for r in deltas(store)
-               if r.key in {k for k, _ in store.read_manifest(f2).chunks})
+               if r.key in {k for k, _ in store.read_manifest(file_id).chunks})
     base = store.index.get(ENTRY_CHUNK, row.base)  # type: ignore[arg-type]
     assert base is not None
     damage_entry(store, base, 0x55)
+    return row, base
+
+
+def test_a_damaged_base_is_named_with_the_file_and_fsck_flags_both(store: Store) -> None:
+    f1, f2, _f3 = history(store)
+    row, base = damage_a_base_of(store, f2)
     with pytest.raises(CorruptObjectError) as err:
         read(store, f2)
     assert f2 in str(err.value) and base.key.hex() in str(err.value)
@@ -267,11 +274,7 @@ def test_rebuild_index_restores_deltas_and_their_bases(store: Store) -> None:
 
 def test_rebuild_index_leaves_out_a_delta_whose_base_is_damaged(store: Store) -> None:
     _f1, f2, _f3 = history(store)
-    row = next(r for r in deltas(store)
-               if r.key in {k for k, _ in store.read_manifest(f2).chunks})
-    base = store.index.get(ENTRY_CHUNK, row.base)  # type: ignore[arg-type]
-    assert base is not None
-    damage_entry(store, base, 0x55)
+    _row, base = damage_a_base_of(store, f2)
     store.rebuild_index()
     assert not store.index.contains(ENTRY_CHUNK, base.key)
     dependants = [r for r in deltas(store) if r.base == base.key]
