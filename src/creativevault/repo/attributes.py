@@ -27,6 +27,7 @@ from dulwich.wildmatch import MalformedPattern, translate_bracket_expression
 from dulwich.wildmatch import translate as translate_wildmatch
 
 from creativevault.errors import DiskFullError, UsageError
+from creativevault.repo.paths import common_git_dir
 from creativevault.repo.worktree_temp import temp_prefix
 from creativevault.store.durable import is_disk_full, write_atomic
 
@@ -255,17 +256,6 @@ def add_tracked_path(worktree: Path, relpath: str) -> bool:
         lines.insert(at, line + "\n")
     _write_text(path, "".join(lines))
     return True
-
-
-def _git_dir(worktree: Path) -> Path:
-    """The git directory of ``worktree`` (following a ``.git`` file of linked worktrees)."""
-    dotgit = worktree / ".git"
-    if dotgit.is_file():
-        for raw in _read_text(dotgit).splitlines():
-            if raw.startswith("gitdir:"):
-                target = Path(raw[len("gitdir:"):].strip())
-                return target if target.is_absolute() else worktree / target
-    return dotgit
 
 
 # ------------------------------------------------------------------ attributes
@@ -631,7 +621,7 @@ class AttributeRules:
         """
         worktree = Path(worktree)
         try:
-            info = (_git_dir(worktree) / "info" / "attributes").read_bytes()
+            info = (common_git_dir(worktree) / "info" / "attributes").read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             info = b""
         root = _read_nofollow(os.path.join(worktree, ".gitattributes"))
@@ -848,7 +838,7 @@ class IgnoreRules:
             ignorecase = config.get_boolean((b"core",), b"ignorecase", False)
             files = []
             # info/exclude takes precedence over core.excludesFile.
-            for name in (os.path.join(repo.controldir(), "info", "exclude"),
+            for name in (os.path.join(repo.commondir(), "info", "exclude"),
                          default_user_ignore_filter_path(config)):
                 try:
                     data = Path(os.path.expanduser(name)).read_bytes()

@@ -161,9 +161,14 @@ class GitRepo:
             _use_gits_loose_compression(repo)
             self.worktree = Path(repo.path)
             self.git_dir = Path(repo.controldir())
+            #: where objects, refs, config, hooks and ``info/`` live: the main worktree's
+            #: git directory, shared by every linked worktree (``git worktree add``);
+            #: ``git_dir`` itself when this is the main worktree
+            self.common_dir = Path(os.path.normpath(repo.commondir()))
         elif worktree is not None and git_dir is not None:
             self.worktree = worktree
             self.git_dir = git_dir
+            self.common_dir = git_dir  # a plain layout has no commondir file
         else:
             raise TypeError("GitRepo needs a dulwich Repo, or worktree and git_dir")
 
@@ -254,7 +259,7 @@ class GitRepo:
         or its header is not a blob's: :meth:`read_blob` then says what it is."""
         import zlib
 
-        path = self.git_dir / "objects" / blob_id[:2] / blob_id[2:]
+        path = self.common_dir / "objects" / blob_id[:2] / blob_id[2:]
         try:
             with open(path, "rb") as f:
                 head = zlib.decompressobj().decompress(f.read(256), 32)
@@ -521,23 +526,57 @@ class GitRepo:
             out["HEAD"] = head
         return out
 
-    def reflog_commits(self) -> set[str]:
-        """Every commit id any reflog mentions (old and new side)."""
-        logs = self.git_dir / "logs"
+    def worktree_git_dirs(self) -> list[Path]:
+        """The git directory of every worktree of this repository: the main one first,
+        then each linked worktree's (``<common>/worktrees/<name>``), this one included."""
+        dirs = [self.common_dir]
+        try:
+            linked = sorted((self.common_dir / "worktrees").iterdir())
+        except OSError:  # none were ever added (or the folder is unreadable)
+            linked = []
+        dirs += [d for d in linked if (d / "HEAD").is_file()]
+        return dirs
+
+    def other_worktrees(self) -> list[Path]:
+        """The git directories of the *other* worktrees (see :meth:`worktree_git_dirs`)."""
+        here = os.path.normcase(os.path.normpath(self.git_dir))
+        return [d for d in self.worktree_git_dirs()
+                if os.path.normcase(os.path.normpath(d)) != here]
+
+    def worktree_heads(self) -> set[str]:
+        """The commit every worktree's HEAD names (a detached HEAD is in no ref)."""
         ids: set[str] = set()
-        if not logs.is_dir():
-            return ids
-        for path in logs.rglob("*"):
-            if not path.is_file():
-                continue
+        for git_dir in self.worktree_git_dirs():
             try:
-                for line in path.read_bytes().splitlines():
-                    parts = line.split(b" ", 2)
-                    for part in parts[:2]:
-                        if len(part) == 40 and part != b"0" * 40:
-                            ids.add(part.decode())
+                head = (git_dir / "HEAD").read_bytes().strip()
             except OSError:
                 continue
+            if _HEX_ID.fullmatch(head):
+                ids.add(head.decode())
+            elif head.startswith(b"ref: "):
+                target = self.ref(head[len(b"ref: "):].decode())
+                if target is not None:
+                    ids.add(target)
+        return ids
+
+    def reflog_commits(self) -> set[str]:
+        """Every commit id any reflog of any worktree mentions (old and new side)."""
+        ids: set[str] = set()
+        for git_dir in self.worktree_git_dirs():
+            logs = git_dir / "logs"
+            if not logs.is_dir():
+                continue
+            for path in logs.rglob("*"):
+                if not path.is_file():
+                    continue
+                try:
+                    for line in path.read_bytes().splitlines():
+                        parts = line.split(b" ", 2)
+                        for part in parts[:2]:
+                            if len(part) == 40 and part != b"0" * 40:
+                                ids.add(part.decode())
+                except OSError:
+                    continue
         return ids
 
     def reflog(self, ref: str) -> list[tuple[str, str, int, str]]:
@@ -566,19 +605,21 @@ class GitRepo:
     def index_path(self) -> Path:
         return self.git_dir / "index"
 
-    def read_index(self) -> dict[str, IndexEntry]:
-        """The git index as path -> dulwich IndexEntry (stage 0 only)."""
+    def read_index(self, path: Path | None = None) -> dict[str, IndexEntry]:
+        """The git index (this worktree's, or the one at ``path``) as path -> dulwich
+        IndexEntry (stage 0 only)."""
         from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
 
+        path = path or self.index_path
         try:
-            index = Index(str(self.index_path))
+            index = Index(str(path))
         except OSError as exc:
-            raise GitError(f"cannot read the git index: {exc}", path=self.index_path) from exc
+            raise GitError(f"cannot read the git index: {exc}", path=path) from exc
         except (AssertionError, ValueError, struct.error, UnsupportedIndexFormat) as exc:
             # dulwich asserts on a damaged header; git itself would say "bad signature"
             raise GitError("the git index is damaged; 'git reset' rebuilds it from HEAD "
                            "(staged changes are lost, working files are kept)",
-                           path=self.index_path) from exc
+                           path=path) from exc
         out: dict[str, IndexEntry] = {}
         for path, entry in index.items():
             if isinstance(entry, IndexEntry):

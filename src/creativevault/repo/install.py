@@ -54,7 +54,7 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
     if global_scope:
         path = (home or Path.home()) / ".gitconfig"
     elif git is not None:
-        path = git.git_dir / "config"
+        path = git.common_dir / "config"  # shared by every worktree
     else:
         raise GitError("not inside a git repository (use --global to install for the user)")
     try:
@@ -69,12 +69,12 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
     except OSError as exc:
         raise GitError(f"cannot write git config ({exc.strerror})", path=path) from exc
     if git is not None and not global_scope:
-        hooks.install(git.git_dir)
+        hooks.install(git.common_dir)
         try:
-            ensure_excluded(git.git_dir)
+            ensure_excluded(git.common_dir)
         except OSError as exc:
             raise GitError(f"cannot write info/exclude ({exc.strerror})",
-                           path=git.git_dir / "info" / "exclude") from exc
+                           path=git.common_dir / "info" / "exclude") from exc
     return path
 
 

@@ -188,9 +188,9 @@ def lfs_objects_dir(git: GitRepo) -> Path:
     if storage:
         base = Path(storage).expanduser()
         if not base.is_absolute():
-            base = git.git_dir / base
+            base = git.common_dir / base
         return base / "objects"
-    return git.git_dir / "lfs" / "objects"
+    return git.common_dir / "lfs" / "objects"
 
 
 def scan_lfs_objects(objects_dir: Path) -> list[LfsObject]:
@@ -333,7 +333,7 @@ def _attribute_files(git: GitRepo) -> list[Path]:
     for path in git.read_index():
         if path == ".gitattributes" or path.endswith("/.gitattributes"):
             files.add(git.worktree.joinpath(*path.split("/")))
-    files.add(git.git_dir / "info" / "attributes")
+    files.add(git.common_dir / "info" / "attributes")
     return sorted(files)
 
 
@@ -371,7 +371,7 @@ def plan_import(git: GitRepo, has_file: Callable[[str], bool], *,
     for a repository that is not a vault yet).
     """
     objects_dir = lfs_objects_dir(git)
-    plan = ImportPlan(root=git.worktree, git_dir=git.git_dir, objects_dir=objects_dir,
+    plan = ImportPlan(root=git.worktree, git_dir=git.common_dir, objects_dir=objects_dir,
                       adopt=adopt)
     plan.objects = scan_lfs_objects(objects_dir)
     for obj in plan.objects:
@@ -568,7 +568,7 @@ def apply_import(plan: ImportPlan, *, dry_run: bool = False,
     else:
         git = GitRepo.discover(plan.root)
         try:
-            store = Store.init(git.git_dir / "cvault")
+            store = Store.init(git.common_dir / "cvault")
         finally:
             git.close()
         try:
@@ -606,7 +606,7 @@ def import_lfs(path: str | Path = ".", *, dry_run: bool = False,
     """
     git = GitRepo.discover(Path(path))
     try:
-        cvault_dir = git.git_dir / "cvault"
+        cvault_dir = git.common_dir / "cvault"
         is_vault = (cvault_dir / "store.json").exists()
         store = Store.open(cvault_dir) if is_vault else None
         try:

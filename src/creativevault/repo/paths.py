@@ -19,8 +19,10 @@ from pathlib import Path
 from creativevault.errors import CaseCollisionError, UsageError
 
 __all__ = [
+    "common_git_dir",
     "find_collisions",
     "from_repo_path",
+    "linked_git_dir",
     "nfc",
     "to_repo_path",
     "walk_worktree",
@@ -37,6 +39,44 @@ def nfc(s: str) -> str:
 def _is_git_dir_name(name: str) -> bool:
     # Case-insensitive file systems see ".GIT" as the same directory (git refuses it too).
     return name.casefold() == ".git"
+
+
+def _gitfile_target(worktree: Path) -> Path | None:
+    """The folder a ``.git`` *file* names on its ``gitdir:`` line (a linked worktree, a
+    submodule, ``--separate-git-dir``); ``None`` for a ``.git`` folder or no ``.git``."""
+    dotgit = Path(worktree) / ".git"
+    try:
+        text = dotgit.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:  # a folder (IsADirectoryError, or PermissionError on Windows), none
+        return None
+    for raw in text.splitlines():
+        if raw.startswith("gitdir:"):
+            target = Path(raw[len("gitdir:"):].strip())
+            return target if target.is_absolute() else Path(worktree) / target
+    return None
+
+
+def linked_git_dir(worktree: Path) -> Path | None:
+    """The git directory of ``worktree`` when it is a linked worktree (``git worktree
+    add``: a ``.git`` file naming a folder that has a ``commondir`` file), else ``None``."""
+    target = _gitfile_target(worktree)
+    return target if target is not None and (target / "commondir").is_file() else None
+
+
+def common_git_dir(worktree: Path) -> Path:
+    """Where ``worktree``'s repository keeps what all its worktrees share (objects, refs,
+    config, ``info/``): ``.git``, or for a ``.git`` file the folder it names, or for a
+    linked worktree the folder that one's ``commondir`` names."""
+    target = _gitfile_target(worktree)
+    if target is None:
+        return Path(worktree) / ".git"
+    try:
+        common = (target / "commondir").read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
+        return target
+    common_path = Path(common.strip())
+    return Path(os.path.normpath(common_path if common_path.is_absolute()
+                                 else target / common_path))
 
 
 def to_repo_path(worktree: Path, path: Path | str) -> str:

@@ -43,6 +43,7 @@ from creativevault.repo.gitrepo import MODE_EXEC, MODE_FILE, FlatEntry, GitRepo
 from creativevault.repo.paths import (
     find_collisions,
     from_repo_path,
+    linked_git_dir,
     nfc,
     to_repo_path,
     walk_worktree,
@@ -321,8 +322,11 @@ class Vault:
         self._store = store
         self._opener = opener
         self.root = git.worktree
-        self.cvault_dir = git.git_dir / "cvault"
-        self._statcache_path = self.cvault_dir / "statcache.msgpack"
+        #: the store, shared by every worktree of the repository (``git worktree add``)
+        self.cvault_dir = git.common_dir / "cvault"
+        #: the stat cache belongs to this worktree (its files, its git index): for the
+        #: main worktree it sits in the store's folder, for a linked one in its own
+        self._statcache_path = git.git_dir / "cvault" / "statcache.msgpack"
         self._headcache: tuple[str | None, dict[str, FlatEntry]] | None = None
         #: names in one folder that are equal after NFC, seen by the last walk
         self._unicode_collisions: list[tuple[str, ...]] = []
@@ -341,17 +345,20 @@ class Vault:
         from creativevault.store import Store
 
         worktree = Path(path).absolute()
-        if (worktree / ".git").is_dir():
+        if (worktree / ".git").is_dir() or linked_git_dir(worktree) is not None:
+            # a linked worktree (git worktree add) makes its whole repository a vault:
+            # the store, hooks and settings are shared by all its worktrees
             git = GitRepo.discover(worktree)
             if git.worktree.resolve() != worktree.resolve():
                 raise UsageError("is inside another repository; run init at its top",
                                  path=worktree)
         elif (worktree / ".git").exists():
-            raise UsageError(".git is a file (worktree or submodule); not supported",
+            raise UsageError(".git is a file naming a git directory of its own (a "
+                             "submodule, or --separate-git-dir); not supported",
                              path=worktree)
         else:
             git = GitRepo.init(worktree, branch=branch)
-        store = Store.init(git.git_dir / "cvault", chunker=chunker)
+        store = Store.init(git.common_dir / "cvault", chunker=chunker)
         ensure_default_blocks(git.worktree)
         install(git)
         return cls(git, store)
@@ -363,7 +370,7 @@ class Vault:
         from creativevault.store import Store
 
         git = GitRepo.discover(Path(path))
-        return cls(git, Store.init(git.git_dir / "cvault"))
+        return cls(git, Store.init(git.common_dir / "cvault"))
 
     @classmethod
     def open(cls, path: str | Path = ".", *, opener: Opener | None = None) -> Vault:
@@ -374,7 +381,7 @@ class Vault:
         (chunker settings, index) when it is first used.
         """
         git = GitRepo.discover(Path(path))
-        cvault_dir = git.git_dir / "cvault"
+        cvault_dir = git.common_dir / "cvault"
         if not (cvault_dir / "store.json").exists():
             git.close()
             raise NotAVaultError("a git repository but not a vault (run 'cvault init')",
@@ -899,7 +906,7 @@ class Vault:
         """Run a hook the repository had before cvault (chained by ``hooks.install``)."""
         import subprocess
 
-        for hook in hooks.chained_hooks(self.git.git_dir, name):
+        for hook in hooks.chained_hooks(self.git.common_dir, name):
             try:
                 result = subprocess.run([str(hook)], cwd=self.root, capture_output=True,
                                         text=True)
@@ -1002,7 +1009,7 @@ class Vault:
         if not self._temp_files_excluded:
             self._temp_files_excluded = True
             with contextlib.suppress(OSError):  # plain git shows them; cvault's walk not
-                ensure_excluded(self.git.git_dir)
+                ensure_excluded(self.git.common_dir)
         clean_temp_files(self.root, {p.rpartition("/")[0] for p in paths})
         return WorktreeWriter(self.store, self.git.read_blob)
 
@@ -1637,7 +1644,9 @@ class Vault:
 
     # ------------------------------------------------------------------ fsck / gc / stats
     def _reachable_commits(self) -> set[str]:
-        tips = set(self.git.all_ref_targets().values()) | self.git.reflog_commits()
+        # every worktree's HEAD counts: a linked worktree's detached HEAD is in no ref
+        tips = (set(self.git.all_ref_targets().values()) | self.git.worktree_heads()
+                | self.git.reflog_commits())
         seen: set[str] = set()
         for tip in tips:
             if tip in seen or not self.git.has_object(tip):
@@ -1679,6 +1688,26 @@ class Vault:
         for path, entry in self._load_statcache().items():
             if entry.file_id is not None:
                 out.setdefault(entry.file_id, (path, entry.size or 0))
+        for git_dir in self.git.other_worktrees():
+            # what another worktree (git worktree add) has staged but not committed
+            index_path = git_dir / "index"
+            if not index_path.exists():
+                continue
+            for path, ientry in self.git.read_index(index_path).items():
+                blob_id = ientry.sha.decode()
+                if blob_id in seen_blobs:
+                    continue
+                seen_blobs.add(blob_id)
+                try:
+                    c = self._content_of_blob(blob_id, path)
+                except PointerError as exc:
+                    if broken is None:
+                        raise
+                    broken.append(f"broken-pointer {path} in the index of the worktree "
+                                  f"{git_dir.name} ({exc})")
+                    continue
+                if c.file_id is not None:
+                    out.setdefault(c.file_id, (path, c.size or 0))
         return out
 
     def fsck(self, *, progress: Progress | None = None) -> FsckResult:
