@@ -163,3 +163,29 @@ def test_init_still_refuses_a_git_file_of_a_repository_of_its_own(tmp_path):
     res = cvault(work, "init", code=2)
     assert "separate-git-dir" in res.stderr and str(work) in res.stderr
     assert not (target / "cvault").exists()
+
+
+def test_fsck_adopts_a_store_an_older_cvault_made_in_a_linked_worktree(main):
+    from creativevault.repo.gitrepo import GitRepo
+    from creativevault.store import Store
+
+    wt = add_worktree(main, "-b", "old", "HEAD~1")
+    stray = main / ".git" / "worktrees" / "wt" / "cvault"
+    # what cvault did before: a store of the worktree's own, in its git dir
+    with cv.Vault(GitRepo.discover(wt), Store.init(stray)) as old:
+        write(wt / "scan.tif", NEW)
+        old.add(["scan.tif"])
+        old.commit("scanned in the worktree")
+    with cv.Vault.open(main) as vault:
+        assert not vault.store.has_file(sha(NEW))
+    res = cvault(main, "fsck")
+    assert res.stdout.endswith(": ok\n")
+    assert "note: adopted" in res.stderr and "1 file(s) copied" in res.stderr, res.stderr
+    assert not stray.exists() and (stray.parent / "cvault-adopted" / "store.json").is_file()
+    with cv.Vault.open(main) as vault:
+        assert vault.store.has_file(sha(NEW))
+    assert "adopted" not in cvault(main, "fsck").stderr  # once
+    run_git(main, "worktree", "remove", "--force", str(wt))
+    run_git(main, "switch", "-q", "old")
+    assert (main / "scan.tif").read_bytes() == NEW
+    assert_clean(main)

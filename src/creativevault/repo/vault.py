@@ -28,6 +28,7 @@ from creativevault.errors import (
     PathNotFoundError,
     PointerError,
     RevisionNotFoundError,
+    StoreError,
     UsageError,
     VaultError,
     WorktreeError,
@@ -1710,8 +1711,36 @@ class Vault:
                     out.setdefault(c.file_id, (path, c.size or 0))
         return out
 
+    def _adopt_worktree_stores(self) -> list[str]:
+        """Move into the shared store the content of stores an older cvault (before linked
+        worktrees shared the store) made in their git dirs (``.git/worktrees/<name>/cvault``), which ``git
+        worktree remove`` would delete; each one is renamed ``cvault-adopted`` once all its
+        files are in the shared store (kept: removing it is the user's call)."""
+        from creativevault.store import Store
+        from creativevault.store.transfer import copy_files
+
+        notes = []
+        for git_dir in self.git.other_worktrees() + [self.git.git_dir]:
+            stray = git_dir / "cvault"
+            if git_dir == self.git.common_dir or not (stray / "store.json").is_file():
+                continue
+            with contextlib.closing(Store.open(stray)) as source:
+                copied = copy_files(source, self.store)
+            done = git_dir / "cvault-adopted"
+            try:
+                stray.rename(done)
+            except OSError as exc:
+                raise StoreError(f"copied into the shared store, but cannot be renamed to "
+                                 f"{done.name}: {exc.strerror}", path=stray) from exc
+            notes.append(f"adopted {stray}: a store an older cvault made for a linked "
+                         f"worktree; {copied.files} file(s) copied into the shared store; "
+                         f"the old one is kept as {done}")
+        return notes
+
     def fsck(self, *, progress: Progress | None = None) -> FsckResult:
-        """Verify every chunk and manifest, and that committed content is present."""
+        """Verify every chunk and manifest, and that committed content is present (first
+        adopting what an older cvault stored in a linked worktree's own store)."""
+        adopted = self._adopt_worktree_stores()
         report = self.store.fsck(progress=progress)
         broken: list[str] = []
         referenced = self._referenced(broken)
@@ -1724,7 +1753,7 @@ class Vault:
             problems.append(p.describe() + (f" (path{'s' if len(paths) > 1 else ''} "
                                             f"{', '.join(paths)})" if paths else ""))
         problems.extend(broken)
-        notes = [n.describe() for n in report.notes]
+        notes = adopted + [n.describe() for n in report.notes]
         removed = []
         for temp in clean_temp_files(self.root):  # what an interrupted restore left
             if temp.removed:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from creativevault.store.store import Store
 
 __all__ = ["DEFAULT_PUBLISH_EVERY", "Entry", "Ingest", "IngestReport", "MAX_ENTRY",
-           "delta_bases", "expand", "manifest_of", "missing_keys", "read_entries"]
+           "copy_files", "delta_bases", "expand", "manifest_of", "missing_keys", "read_entries"]
 
 #: bytes of verified entries after which an ingest publishes a pack (what a kill loses)
 DEFAULT_PUBLISH_EVERY = 16 * 1024 * 1024
@@ -378,3 +378,21 @@ class Ingest:
                                  path=self.store.root)
         return StoreError(f"cannot write into the store at {self.store.root}: "
                           f"{exc.strerror or exc}", path=Path(self.store.root))
+
+
+def copy_files(source: Store, target: Store, *,
+               progress: Progress | None = None) -> IngestReport:
+    """Copy every file ``source`` holds and ``target`` lacks into ``target``, verified
+    as any transfer is (chunks before the manifest naming them; deltas expanded, since
+    ``target`` may lack their bases). Both stores stay valid if this is interrupted."""
+    file_keys = missing_keys(target, ENTRY_MANIFEST,
+                             (row.key for row in source.index.rows(etype=ENTRY_MANIFEST)))
+    with Ingest(target, progress=progress) as ingest:
+        for file_key in file_keys:
+            manifest_entry = next(read_entries(source, ENTRY_MANIFEST, [file_key]))
+            chunk_keys = [key for key, _ in manifest_of(manifest_entry).chunks
+                          if not ingest.has_chunk(key)]
+            for entry in read_entries(source, ENTRY_CHUNK, chunk_keys):
+                ingest.add(entry)
+            ingest.add(manifest_entry)
+    return ingest.report

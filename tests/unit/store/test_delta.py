@@ -4,6 +4,7 @@ kept alive (with their bases) by gc, drop, fsck and an index rebuild."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -19,7 +20,7 @@ from creativevault.store.index import IndexRow
 from creativevault.store.pack import ENTRY_CHUNK, ENTRY_HEADER_SIZE, FLAG_DELTA
 from tests.vaulttools import damage_entry, flip_byte
 
-from .conftest import mixed_bytes
+from .conftest import SMALL_CHUNKS, mixed_bytes
 
 V1 = mixed_bytes(400_000, seed=31)
 
@@ -279,6 +280,22 @@ def test_rebuild_index_leaves_out_a_delta_whose_base_is_damaged(store: Store) ->
     assert not store.index.contains(ENTRY_CHUNK, base.key)
     dependants = [r for r in deltas(store) if r.base == base.key]
     assert dependants == []
+
+
+def test_copy_files_brings_a_history_of_deltas_over_expanded_and_exact(
+        store: Store, tmp_path: Path) -> None:
+    from creativevault.store.transfer import copy_files
+
+    fids = history(store)
+    assert deltas(store)
+    with contextlib.closing(Store.init(tmp_path / "other", chunker=SMALL_CHUNKS)) as target:
+        put(target, V1)  # already there: only what is missing travels
+        report = copy_files(store, target)
+        assert report.files == 2
+        assert [read(target, fid) for fid in fids] == [V1, V2, V3]
+        assert deltas(target) == []  # expanded: the target may lack a base
+        assert target.fsck().ok
+        assert copy_files(store, target).files == 0
 
 
 # -- alignment ---------------------------------------------------------------------------
