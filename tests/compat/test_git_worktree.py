@@ -189,3 +189,39 @@ def test_fsck_adopts_a_store_an_older_cvault_made_in_a_linked_worktree(main):
     run_git(main, "switch", "-q", "old")
     assert (main / "scan.tif").read_bytes() == NEW
     assert_clean(main)
+
+
+def test_a_branch_is_checked_out_in_one_worktree_at_a_time(main):
+    run_git(main, "branch", "side", "HEAD~1")
+    wt = add_worktree(main, "side")
+    # as git refuses it: a commit in one worktree would move the branch under the other
+    res = cvault(wt, "checkout", "main", code=2)
+    assert f"'main' is already checked out at '{main}'" in res.stderr
+    assert git(wt, "symbolic-ref", "--short", "HEAD").strip() == "side"
+    assert (wt / "big.psd").read_bytes() == V1
+    res = cvault(main, "branch", "-d", "side", code=2)
+    assert f"checked out at '{wt}'" in res.stderr
+    assert "side" in git(main, "branch", "--list", "side")
+    # its commit can be checked out, detached, like any other
+    commit = git(main, "rev-parse", "main").strip()
+    cvault(wt, "checkout", commit)
+    assert (wt / "big.psd").read_bytes() == V2
+    assert_clean(wt)
+
+
+def test_a_push_never_moves_a_branch_checked_out_in_a_linked_worktree(main, tmp_path):
+    run_git(main, "branch", "side", "HEAD~1")
+    wt = add_worktree(main, "side")
+    field = tmp_path / "field"
+    cvault(tmp_path, "clone", str(main), str(field))
+    cvault(field, "checkout", "-b", "side-edit")
+    write(field / "scan.tif", NEW)
+    cvault(field, "add", "scan.tif")
+    cvault(field, "commit", "-m", "scan")
+    res = cvault(field, "push", "origin", "side-edit:side", code=12)
+    assert "refusing to update 'side'" in res.stderr
+    assert git(main, "rev-parse", "side").strip() == git(main, "rev-parse", "main~1").strip()
+    cvault(field, "push", "origin", "side-edit:field/scan")  # another branch is fine
+    run_git(wt, "merge", "-q", "field/scan")
+    assert (wt / "scan.tif").read_bytes() == NEW
+    assert_clean(wt)

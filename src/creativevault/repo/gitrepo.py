@@ -559,6 +559,32 @@ class GitRepo:
                     ids.add(target)
         return ids
 
+    def checked_out_branches(self) -> dict[str, Path]:
+        """branch -> the worktree it is checked out in, over every worktree (git lets a
+        branch be checked out in one worktree only)."""
+        out: dict[str, Path] = {}
+        for git_dir in self.worktree_git_dirs():
+            try:
+                head = (git_dir / "HEAD").read_bytes().strip()
+            except OSError:
+                continue
+            if not head.startswith(b"ref: refs/heads/"):
+                continue
+            branch = head[len(b"ref: refs/heads/"):].decode("utf-8", "surrogateescape")
+            out.setdefault(branch, self._worktree_of(git_dir))
+        return out
+
+    def _worktree_of(self, git_dir: Path) -> Path:
+        """The working tree whose git directory is ``git_dir``: for a linked worktree, the
+        folder holding the ``.git`` file its ``gitdir`` file names."""
+        if os.path.normpath(git_dir) == os.path.normpath(self.common_dir):
+            return self.worktree if self.git_dir == self.common_dir else self.common_dir.parent
+        try:
+            dotgit = (git_dir / "gitdir").read_bytes().decode("utf-8", "surrogateescape")
+        except OSError:
+            return git_dir
+        return Path(dotgit.strip()).parent
+
     def reflog_commits(self) -> set[str]:
         """Every commit id any reflog of any worktree mentions (old and new side)."""
         ids: set[str] = set()

@@ -1237,6 +1237,7 @@ class Vault:
             branch: str | None = rev
         elif rev in branches:
             target_id, branch = branches[rev], rev
+            self._refuse_branch_of_another_worktree(rev)
         else:
             target_id, branch = self.resolve(rev), None
         report = self._switch_to(target_id, label=rev, verb="checkout", missing=missing,
@@ -1254,6 +1255,16 @@ class Vault:
             self.git.set_head_detached(target_id, message)
         self._headcache = None
         return report
+
+    def _refuse_branch_of_another_worktree(self, branch: str) -> None:
+        """As git does: a branch is checked out in one worktree at a time (a commit in one
+        would move the branch under the other's files)."""
+        where = self.git.checked_out_branches().get(branch)
+        if where is not None and os.path.normcase(os.path.abspath(where)) != \
+                os.path.normcase(os.path.abspath(self.root)):
+            raise UsageError(f"'{branch}' is already checked out at '{where}' (another "
+                             "worktree); check out its commit id, or make a new branch "
+                             "there")
 
     def _switch_to(self, target_id: str | None, *, label: str, verb: str,
                    missing: str = "error", dry_run: bool = False,
@@ -1575,6 +1586,10 @@ class Vault:
                 raise RevisionNotFoundError(f"no branch '{name}'")
             if name == self.git.head_branch():
                 raise UsageError(f"cannot delete the checked-out branch '{name}'")
+            where = self.git.checked_out_branches().get(name)
+            if where is not None:
+                raise UsageError(f"cannot delete branch '{name}': it is checked out at "
+                                 f"'{where}' (another worktree)")
             head = self.git.head_commit()
             if not force and (head is None or branches[name] not in self.git.ancestors(head)):
                 raise UsageError(f"branch '{name}' is not merged into HEAD; use -D to delete "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from creativevault.errors import GitError, NotAPointerError, PointerError, PushRejectedError
@@ -64,14 +64,17 @@ def content_introduced(git: GitRepo, tips: Iterable[str], known: Iterable[str]
 
 
 def check_branch_move(git: GitRepo, ref: str, old: str | None, new: str, *,
-                      head: str | None, force: bool, where: str, tail: str = "") -> None:
+                      checked_out: Collection[str], force: bool, where: str,
+                      tail: str = "") -> None:
     """The rules every branch move between vaults obeys, checked by the sender before it
-    sends anything and by the receiver before it moves the ref: never the branch checked
-    out at ``where`` (``head``), and a fast-forward unless ``force`` (an ``old`` commit
-    this vault lacks cannot be an ancestor). ``tail`` ends the messages."""
-    if head is not None and ref == f"refs/heads/{head}":
+    sends anything and by the receiver before it moves the ref: never a branch checked
+    out at ``where`` (``checked_out``: in any of its worktrees), and a fast-forward unless
+    ``force`` (an ``old`` commit this vault lacks cannot be an ancestor). ``tail`` ends
+    the messages."""
+    branch = ref.removeprefix("refs/heads/")
+    if branch != ref and branch in checked_out:
         raise PushRejectedError(
-            f"refusing to update '{head}', the branch checked out in {where} (its working "
+            f"refusing to update '{branch}', the branch checked out in {where} (its working "
             f"files would no longer match); push to another branch (e.g. field/NAME) and "
             f"merge it there{tail}")
     if old is not None and not force and (not git.has_object(old)

@@ -352,10 +352,12 @@ def push(vault: Vault, peer: Peer, updates: list[tuple[str, str]], *, remote_nam
         if old != new:
             moves.append(RefChange(ref, old, new))
     head = info.get("head")
+    # a remote from before worktrees were counted names only its HEAD's branch
+    checked_out = set(info.get("checked_out") or ([head] if head else []))
     git = vault.git
     for move in moves:  # what the remote would refuse after receiving everything
-        check_branch_move(git, move.ref, move.old, move.new, head=head, force=force,
-                          where=label, tail="; nothing was sent")
+        check_branch_move(git, move.ref, move.old, move.new, checked_out=checked_out,
+                          force=force, where=label, tail="; nothing was sent")
     report.refs = moves
     if not moves:
         return report

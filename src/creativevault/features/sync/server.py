@@ -60,6 +60,8 @@ class VaultServer:
             "protocol": PROTOCOL,
             "refs": refs,
             "head": git.head_branch(),
+            # every worktree's branch (git worktree add): none of them may be moved
+            "checked_out": sorted(git.checked_out_branches()),
             "chunker": self.vault.store.chunker.to_json(),
             "free": shutil.disk_usage(self.vault.store.root).free,
             "partial": self.vault.git.config_get("cvault", "partial") == "true",
@@ -130,7 +132,7 @@ class VaultServer:
                     unavailable: list[str] | None = None, who: str = "a remote") -> list[str]:
         """Move refs, each only from its expected old value; returns the refs moved."""
         git = self.vault.git
-        head = git.head_branch()
+        checked_out = set(git.checked_out_branches())
         unavailable_set = set(unavailable or [])
         current = {f"refs/heads/{b}": c for b, c in git.branches().items()}
         plans: list[tuple[str, str | None, str]] = []
@@ -148,7 +150,7 @@ class VaultServer:
                 git.commit(new)
             except RevisionNotFoundError as exc:  # a tree or a blob: a branch names commits
                 raise PushRejectedError(f"{ref}: {new[:12]} is not a commit") from exc
-            check_branch_move(git, ref, have, new, head=head, force=force,
+            check_branch_move(git, ref, have, new, checked_out=checked_out, force=force,
                               where=str(self.vault.root))
             _commits, content = content_introduced(git, [new], current.values())
             lacking = [c for fid, c in content.items()
