@@ -201,6 +201,41 @@ def test_pre_commit_hook_refuses_raw_vault_blob_after_user_hook(tmp_path, cv):
     assert marker.read_text() == "ran\nran\nran\n"
 
 
+def test_hooks_go_where_core_hooks_path_points_and_idle_in_other_repositories(tmp_path, cv):
+    """With ``core.hooksPath`` (a team's shared hooks folder), git runs no hook from
+    .git/hooks: cvault installs there, chaining what the folder had, and its hooks do
+    nothing in the other repositories that share the folder."""
+    shared = tmp_path / "team-hooks"
+    shared.mkdir()
+    marker = tmp_path / "team-hook-ran"
+    team_hook = shared / "pre-commit"
+    team_script = f"#!/bin/sh\necho ran >> '{marker}'\nexit 0\n"
+    team_hook.write_text(team_script)
+    team_hook.chmod(0o755)
+    root, other = tmp_path / "proj", tmp_path / "other"
+    for repo in (root, other):
+        repo.mkdir()
+        run_git(repo, "init", "-q", "-b", "main")
+        run_git(repo, "config", "core.hooksPath", str(shared))
+    cv(root, "init")
+    assert (shared / "pre-commit.cvault-chained").read_text() == team_script
+    assert "creativevault hook pre-commit" in team_hook.read_text()
+    assert not (root / ".git" / "hooks" / "pre-commit").exists()
+    (root / "big.psd").write_bytes(BIG)
+    stage_raw(root, "big.psd")
+    res = run_git(root, "commit", "-m", "raw blob", check=False)
+    assert res.returncode != 0 and b"git reset -- big.psd" in res.stderr
+    assert marker.read_text() == "ran\n"
+    # a repository that is not a vault commits as before, the team's hook included
+    (other / "notes.txt").write_text("plain\n")
+    run_git(other, "add", "notes.txt")
+    res = run_git(other, "commit", "-q", "-m", "plain")
+    assert res.stderr == b""
+    res = run_git(other, "checkout", "-q", "-b", "topic")  # post-checkout: silent too
+    assert res.stderr == b""
+    assert marker.read_text() == "ran\nran\n"
+
+
 def test_failing_user_hook_stops_git_and_cvault_commits(vault, cv):
     hooks = vault / ".git" / "hooks"
     chained = hooks / "pre-commit.cvault-chained"

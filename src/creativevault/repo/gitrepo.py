@@ -697,6 +697,17 @@ class GitRepo:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    @property
+    def hooks_dir(self) -> Path:
+        """Where git looks for this repository's hooks: ``core.hooksPath`` (from any
+        config level; a relative one is relative to the worktree top, where git runs
+        hooks), else ``hooks/`` of the common dir (shared by all worktrees)."""
+        configured = self.config_get("core", "hookspath")
+        if not configured:
+            return self.common_dir / "hooks"
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else self.worktree / path
+
     def config_set(self, section: str, name: str, value: str) -> None:
         config = self._repo.get_config()
         config.set((section.encode(),), name.encode(), value.encode())

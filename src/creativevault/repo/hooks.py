@@ -23,9 +23,9 @@ def _template(name: str) -> str:
     return resources.files("creativevault").joinpath("hooks", name).read_text(encoding="utf-8")
 
 
-def install(git_dir: Path) -> list[Path]:
-    """Install (or refresh) cvault's hooks in ``git_dir/hooks``; returns the hook paths."""
-    hooks_dir = git_dir / "hooks"
+def install(hooks_dir: Path) -> list[Path]:
+    """Install (or refresh) cvault's hooks in ``hooks_dir`` (``GitRepo.hooks_dir``);
+    returns the hook paths."""
     hooks_dir.mkdir(parents=True, exist_ok=True)
     installed = []
     for name in HOOK_NAMES:
@@ -46,9 +46,9 @@ def install(git_dir: Path) -> list[Path]:
     return installed
 
 
-def chained_hooks(git_dir: Path, name: str) -> list[Path]:
-    """The repository's own hooks that run before cvault's (executable ones, in order)."""
-    hooks_dir = git_dir / "hooks"
+def chained_hooks(hooks_dir: Path, name: str) -> list[Path]:
+    """The repository's own hooks in ``hooks_dir`` that run before cvault's (executable
+    ones, in order)."""
     found = sorted(p for p in hooks_dir.glob(f"{name}.cvault-chained*")
                    if p.is_file() and os.access(p, os.X_OK))
     plain = hooks_dir / name

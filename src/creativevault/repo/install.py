@@ -69,7 +69,7 @@ def install(git: GitRepo | None, *, global_scope: bool = False,
     except OSError as exc:
         raise GitError(f"cannot write git config ({exc.strerror})", path=path) from exc
     if git is not None and not global_scope:
-        hooks.install(git.common_dir)
+        hooks.install(git.hooks_dir)
         try:
             ensure_excluded(git.common_dir)
         except OSError as exc:

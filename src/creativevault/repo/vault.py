@@ -907,7 +907,7 @@ class Vault:
         """Run a hook the repository had before cvault (chained by ``hooks.install``)."""
         import subprocess
 
-        for hook in hooks.chained_hooks(self.git.common_dir, name):
+        for hook in hooks.chained_hooks(self.git.hooks_dir, name):
             try:
                 result = subprocess.run([str(hook)], cwd=self.root, capture_output=True,
                                         text=True)
