@@ -121,6 +121,9 @@ def test_a_killed_restore_leaves_whole_files_and_cleans_up(proj: Path, cleaned_b
     # nothing shows the leftovers, nothing would stage them
     status = json.loads(run_cli(proj, "status", "--json", check=True).stdout)
     assert status["untracked"] == []
+    assert status["temp_files"] == sorted(p.relative_to(proj).as_posix() for p in left)
+    text = run_cli(proj, "status", check=True).stdout
+    assert f"note: {len(left)} temp file(s) of an interrupted" in text and "fsck" in text
     assert sorted(c["path"] for c in status["unstaged"]) == \
         sorted(n for n, s in states.items() if s == "new")
     assert git(proj, "ls-files", "--others", "--exclude-standard") == ""

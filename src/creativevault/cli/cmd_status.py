@@ -55,6 +55,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     for group in st.collisions:
         out.write("\nwarning: these paths differ only by case or Unicode form and cannot both "
                   "exist on macOS/Windows: " + ", ".join(group) + "\n")
+    if st.temp_files:
+        out.write(f"\nnote: {len(st.temp_files)} temp file(s) of an interrupted (or running) "
+                  f"restore or checkout, e.g. {st.temp_files[0]}; the next restore in that "
+                  "folder or 'cvault fsck' removes them\n")
     if st.clean:
         out.write("nothing to commit, working tree clean\n")
     return 0

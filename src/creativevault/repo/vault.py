@@ -134,6 +134,9 @@ class Status:
     unstaged: list[Change] = field(default_factory=list)
     untracked: list[str] = field(default_factory=list)
     collisions: list[tuple[str, ...]] = field(default_factory=list)
+    #: temp files of cvault's working-tree writer (``.cvault-tmp-*``): what a killed
+    #: restore or checkout left, or one still running wrote; never untracked files
+    temp_files: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -144,7 +147,8 @@ class Status:
                 "staged": [c.to_json() for c in self.staged],
                 "unstaged": [c.to_json() for c in self.unstaged],
                 "untracked": self.untracked,
-                "collisions": [list(c) for c in self.collisions]}
+                "collisions": [list(c) for c in self.collisions],
+                "temp_files": self.temp_files}
 
 
 @dataclass
@@ -331,6 +335,8 @@ class Vault:
         self._headcache: tuple[str | None, dict[str, FlatEntry]] | None = None
         #: names in one folder that are equal after NFC, seen by the last walk
         self._unicode_collisions: list[tuple[str, ...]] = []
+        #: the writer's temp files the last walk passed over
+        self._temp_files_seen: list[str] = []
         #: info/exclude was checked for the writer's temp-file line (once per instance)
         self._temp_files_excluded = False
 
@@ -578,10 +584,13 @@ class Vault:
             if key in tracked_dirs or key in cache:
                 return False
             if is_temp_name(key.rpartition("/")[2]):
-                return True  # the writer's temp files, even without the info/exclude line
+                # the writer's temp files, even without the info/exclude line
+                self._temp_files_seen.append(key)
+                return True
             return ignore.excludes(relpath)
 
         self._unicode_collisions = []
+        self._temp_files_seen = []
         return dict(walk_worktree(self.root, skip, on_collision=lambda _p, names:
                                   self._unicode_collisions.append(names)))
 
@@ -624,6 +633,7 @@ class Vault:
         status.unstaged.sort(key=lambda c: c.path)
         status.collisions = find_collisions(set(files) | set(cache.paths())) + \
             self._unicode_collisions
+        status.temp_files = sorted(self._temp_files_seen)
         if refreshed:
             self._save_statcache(cache)
         return status

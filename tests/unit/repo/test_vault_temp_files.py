@@ -52,10 +52,15 @@ def test_status_and_add_skip_them(vault: cv.Vault, proj: Path, two_versions: tup
                                   dead_pid: int, exclude_line: bool) -> None:
     if not exclude_line:  # a vault made before the line existed: cvault's own rule holds
         _exclude(proj).write_text("")
-    leftover(proj / "art", dead_pid)
-    leftover(proj, os.getpid())
+    dead = leftover(proj / "art", dead_pid)
+    live = leftover(proj, os.getpid())
     write(proj / "art" / f"{TEMP_PREFIX}k2j4_x9q", b"old cvault's name")
-    assert vault.status().clean
+    status = vault.status()
+    assert status.clean
+    # not untracked files, but named, so that status can point at them
+    assert status.temp_files == sorted([dead.relative_to(proj).as_posix(),
+                                        live.relative_to(proj).as_posix(),
+                                        f"art/{TEMP_PREFIX}k2j4_x9q"])
     write(proj / "art" / "new.psd", creative_bytes("new.psd", 200_000, 5))
     assert vault.status().untracked == ["art/new.psd"]
     assert vault.add(["."]).paths == ["art/new.psd"]
