@@ -157,3 +157,36 @@ def test_loose_blob_size_reads_the_header_only(repo: Path) -> None:
     assert git.loose_blob_size(blob) is None
     assert git.read_blob(blob) == data
     git.close()
+
+
+@pytest.mark.parametrize("where", ["none", "repo", "global", "xdg", "included"])
+def test_hooks_dir_follows_core_hooks_path_wherever_git_would_read_it(
+        repo: Path, clean_env: Path, where: str) -> None:
+    shared = clean_env / "team hooks"
+    setting = f"[core]\n\thooksPath = {shared}\n"
+    if where == "repo":
+        run_git(repo, "config", "core.hooksPath", str(shared))
+    elif where == "global":
+        (clean_env / ".gitconfig").write_text(setting)
+    elif where == "xdg":
+        (clean_env / ".config" / "git").mkdir(parents=True)
+        (clean_env / ".config" / "git" / "config").write_text(setting)
+    elif where == "included":  # the key is in a file only an include names
+        (clean_env / "team.inc").write_text(setting)
+        (clean_env / ".gitconfig").write_text(f"[include]\n\tpath = {clean_env / 'team.inc'}\n")
+    expected = repo / ".git" / "hooks" if where == "none" else shared
+    told = run_git(repo, "rev-parse", "--git-path", "hooks").stdout.decode().strip()
+    assert (repo / told).resolve() == expected.resolve()  # git agrees
+    git = GitRepo.discover(repo)
+    assert git.hooks_dir.resolve() == expected.resolve()
+    # with no mention of the key anywhere, dulwich's config stack is not even opened
+    assert (git._opened is None) == (where == "none")
+    git.close()
+
+
+def test_a_relative_hooks_path_is_taken_from_the_worktree_top(repo: Path) -> None:
+    run_git(repo, "config", "core.hooksPath", ".githooks")
+    (repo / "sub").mkdir()
+    git = GitRepo.discover(repo / "sub")
+    assert git.hooks_dir == git.worktree / ".githooks"
+    git.close()
