@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -33,6 +32,8 @@ def nfc(s: str) -> str:
     """Return ``s`` in Unicode Normalization Form C (ASCII passes through untouched)."""
     if s.isascii():
         return s
+    import unicodedata  # only for non-ASCII names: not loaded by every command
+
     return unicodedata.normalize("NFC", s)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -209,6 +208,8 @@ class WorktreeWriter:
                    buffers: queue.SimpleQueue[mmap.mmap],
                    stop: threading.Event) -> os.stat_result:
         """Temp file, verified bytes, fsync, mode, mtime, rename; the file's new stat."""
+        import tempfile  # with shutil and random: 4 % of every command's imports
+
         disk = f.disk
         if disk.is_dir():
             raise WorktreeError("a folder is in the way of a file being restored", path=disk)

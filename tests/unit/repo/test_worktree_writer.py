@@ -147,13 +147,15 @@ def test_a_damaged_chunk_stops_every_file_and_leaves_no_temp_file(
     _damage(store, ids[bad], len(store.read_manifest(ids[bad]).chunks) // 2)
     done: list[str] = []
     started: list[str] = []
-    real_mkstemp = ww.tempfile.mkstemp
+    import tempfile  # the writer imports it when it first writes
+
+    real_mkstemp = tempfile.mkstemp
 
     def mkstemp(**kw: str) -> tuple[int, str]:
         started.append(kw["dir"])
         return real_mkstemp(**kw)
 
-    monkeypatch.setattr(ww.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     with pytest.raises(CorruptObjectError) as err:
         WorktreeWriter(store, _no_blobs, workers=3, direct=direct).write(
             _plan(root, new, ids), lambda f, st: done.append(f.path))
