@@ -71,6 +71,13 @@ def run_cli(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.Comp
                           check=check, capture_output=True, text=True, **kw)
 
 
+def run_cli_expecting(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """:func:`run_cli`, asserting its exit code (the output is in the failure message)."""
+    res = run_cli(cwd, *args)
+    assert res.returncode == code, (args, res.returncode, res.stdout, res.stderr)
+    return res
+
+
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder (the current directory during the test)."""

@@ -19,23 +19,14 @@ from pathlib import Path
 import pytest
 
 import creativevault as cv
-from tests.conftest import run_cli, run_git
-from tests.vaulttools import MB, creative_bytes, write
+from tests.conftest import run_cli_expecting as cvault
+from tests.conftest import run_git
+from tests.vaulttools import MB, creative_bytes, git, write
 
 POINTER_FIRST_LINE = "version https://creativevault.dev/spec/v1"
 V1 = creative_bytes("big.psd", 3 * MB, 31)
 V2 = creative_bytes("big.psd", 3 * MB + 4321, 32)
 V3 = creative_bytes("big.psd", 2 * MB, 33)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return run_git(cwd, *args).stdout.decode()
-
-
-def cvault(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-    res = run_cli(cwd, *args)
-    assert res.returncode == code, (args, res.returncode, res.stdout, res.stderr)
-    return res
 
 
 def sha(data: bytes) -> str:

@@ -8,30 +8,20 @@ staged in a linked worktree must survive ``git worktree remove`` and ``cvault gc
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import creativevault as cv
 from creativevault.repo.paths import common_git_dir, linked_git_dir
-from tests.conftest import run_cli, run_git
-from tests.vaulttools import MB, creative_bytes, write
+from tests.conftest import run_cli_expecting as cvault
+from tests.conftest import run_git
+from tests.vaulttools import MB, creative_bytes, git, write
 
 V1 = creative_bytes("big.psd", 2 * MB, 61)
 V2 = creative_bytes("big.psd", 2 * MB + 999, 62)
 NEW = creative_bytes("scan.tif", MB + 17, 63)
 STAGED = creative_bytes("plate.exr", MB + 5, 64)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return run_git(cwd, *args).stdout.decode()
-
-
-def cvault(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-    res = run_cli(cwd, *args)
-    assert res.returncode == code, (args, res.returncode, res.stdout, res.stderr)
-    return res
 
 
 def sha(data: bytes) -> str:
