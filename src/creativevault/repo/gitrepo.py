@@ -637,20 +637,20 @@ class GitRepo:
         IndexEntry (stage 0 only)."""
         from dulwich.index import Index, IndexEntry, UnsupportedIndexFormat
 
-        path = path or self.index_path
+        index_file = path or self.index_path
         try:
-            index = Index(str(path))
+            index = Index(str(index_file))
         except OSError as exc:
-            raise GitError(f"cannot read the git index: {exc}", path=path) from exc
+            raise GitError(f"cannot read the git index: {exc}", path=index_file) from exc
         except (AssertionError, ValueError, struct.error, UnsupportedIndexFormat) as exc:
             # dulwich asserts on a damaged header; git itself would say "bad signature"
             raise GitError("the git index is damaged; 'git reset' rebuilds it from HEAD "
                            "(staged changes are lost, working files are kept)",
-                           path=path) from exc
+                           path=index_file) from exc
         out: dict[str, IndexEntry] = {}
-        for path, entry in index.items():
+        for name, entry in index.items():
             if isinstance(entry, IndexEntry):
-                out[path.decode("utf-8", "surrogateescape")] = entry
+                out[name.decode("utf-8", "surrogateescape")] = entry
         return out
 
     def write_index(self, entries: Mapping[str, IndexEntry]) -> None:

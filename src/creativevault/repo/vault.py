@@ -1270,8 +1270,8 @@ class Vault:
         """As git does: a branch is checked out in one worktree at a time (a commit in one
         would move the branch under the other's files)."""
         where = self.git.checked_out_branches().get(branch)
-        if where is not None and os.path.normcase(os.path.abspath(where)) != \
-                os.path.normcase(os.path.abspath(self.root)):
+        if where is not None and os.path.normcase(os.path.realpath(where)) != \
+                os.path.normcase(os.path.realpath(self.root)):
             raise UsageError(f"'{branch}' is already checked out at '{where}' (another "
                              "worktree); check out its commit id, or make a new branch "
                              "there")
