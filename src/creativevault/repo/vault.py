@@ -1737,10 +1737,11 @@ class Vault:
         return out
 
     def _adopt_worktree_stores(self) -> list[str]:
-        """Move into the shared store the content of stores an older cvault (before linked
-        worktrees shared the store) made in their git dirs (``.git/worktrees/<name>/cvault``), which ``git
-        worktree remove`` would delete; each one is renamed ``cvault-adopted`` once all its
-        files are in the shared store (kept: removing it is the user's call)."""
+        """Copy into the shared store the content of the stores an older cvault (before
+        linked worktrees shared the store) made in their git dirs
+        (``.git/worktrees/<name>/cvault``, which ``git worktree remove`` deletes); each is
+        renamed ``cvault-adopted`` once all its files are in the shared store (kept:
+        removing it is the user's call). Returns one note per store adopted."""
         from creativevault.store import Store
         from creativevault.store.transfer import copy_files
 
