@@ -16,7 +16,6 @@ import os
 import re
 import stat as statmod
 import struct
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -702,42 +701,13 @@ class GitRepo:
     def hooks_dir(self) -> Path:
         """Where git looks for this repository's hooks: ``core.hooksPath`` (from any
         config level; a relative one is relative to the worktree top, where git runs
-        hooks), else ``hooks/`` of the common dir (shared by all worktrees)."""
-        configured = (self.config_get("core", "hookspath")
-                      if self._config_may_name(b"hookspath") else None)
+        hooks), else ``hooks/`` of the common dir (shared by all worktrees). Reads git's
+        whole config stack (``hooks.hooks_dir_of`` avoids that in the common case)."""
+        configured = self.config_get("core", "hookspath")
         if not configured:
             return self.common_dir / "hooks"
         path = Path(configured).expanduser()
         return path if path.is_absolute() else self.worktree / path
-
-    def _config_may_name(self, key: bytes) -> bool:
-        """False only when no config file that :meth:`config_get` reads (the repository's,
-        the user's, the system's) contains ``key`` (lower case) or an include: the common
-        case, told by reading a few small files, where loading dulwich's config stack
-        would cost a no-change ``commit`` as much again as all the rest of it."""
-        if sys.platform == "win32":  # more system files; Windows users get the full read
-            return True
-        env = os.environ
-        paths = [self.common_dir / "config", self.git_dir / "config.worktree"]
-        if "GIT_CONFIG_GLOBAL" in env:
-            paths.append(Path(env["GIT_CONFIG_GLOBAL"]))
-        else:
-            xdg = env.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-            paths += [Path(os.path.expanduser("~/.gitconfig")), Path(xdg, "git", "config")]
-        if "GIT_CONFIG_SYSTEM" in env:
-            paths.append(Path(env["GIT_CONFIG_SYSTEM"]))
-        elif "GIT_CONFIG_NOSYSTEM" not in env:
-            paths.append(Path("/etc/gitconfig"))
-        for path in paths:
-            try:
-                data = path.read_bytes().lower()
-            except FileNotFoundError:
-                continue
-            except OSError:
-                return True  # unreadable here: let dulwich say what it makes of it
-            if key in data or b"include" in data:
-                return True
-        return False
 
     def config_set(self, section: str, name: str, value: str) -> None:
         config = self._repo.get_config()

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["HOOK_NAMES", "MARKER", "chained_hooks", "install"]
+if TYPE_CHECKING:
+    from creativevault.repo.gitrepo import GitRepo
+
+__all__ = ["HOOK_NAMES", "MARKER", "chained_hooks", "hooks_dir_of", "install"]
 
 HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge")
 MARKER = "Installed by CreativeVault"
@@ -44,6 +48,24 @@ def install(hooks_dir: Path) -> list[Path]:
         tmp.replace(hook)
         installed.append(hook)
     return installed
+
+
+def hooks_dir_of(git: GitRepo) -> Path:
+    """The folder the hooks cvault installed (and chained) are in, for ``cvault commit``
+    to run them as git would. When ``.git/hooks`` holds cvault's pre-commit and the
+    repository's config names no ``core.hooksPath`` (nor an include), that is the folder,
+    told without loading git's config stack (which would cost a no-change commit as much
+    again as the rest of it); otherwise ``GitRepo.hooks_dir`` reads the config."""
+    default = git.common_dir / "hooks"
+    try:
+        ours = MARKER in (default / "pre-commit").read_text(encoding="utf-8",
+                                                            errors="replace")
+        config = (git.common_dir / "config").read_bytes().lower()
+    except OSError:
+        return git.hooks_dir
+    if ours and b"hookspath" not in config and b"include" not in config:
+        return default
+    return git.hooks_dir
 
 
 def chained_hooks(hooks_dir: Path, name: str) -> list[Path]:

@@ -917,7 +917,7 @@ class Vault:
         """Run a hook the repository had before cvault (chained by ``hooks.install``)."""
         import subprocess
 
-        for hook in hooks.chained_hooks(self.git.hooks_dir, name):
+        for hook in hooks.chained_hooks(hooks.hooks_dir_of(self.git), name):
             try:
                 result = subprocess.run([str(hook)], cwd=self.root, capture_output=True,
                                         text=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from creativevault.repo.gitrepo import GitRepo
-from tests.conftest import run_git
+from creativevault.repo.hooks import hooks_dir_of
+from tests.conftest import run_cli, run_git
 
 
 def _rev(cwd: Path, *args: str) -> str:
@@ -179,7 +180,13 @@ def test_hooks_dir_follows_core_hooks_path_wherever_git_would_read_it(
     assert (repo / told).resolve() == expected.resolve()  # git agrees
     git = GitRepo.discover(repo)
     assert git.hooks_dir.resolve() == expected.resolve()
-    # with no mention of the key anywhere, dulwich's config stack is not even opened
+    git.close()
+    # cvault's commit finds the folder its hooks went to, the same, after `cvault init`
+    # (which installs them there); in the plain case without opening git's config stack
+    assert run_cli(repo, "init").returncode == 0
+    assert (expected / "pre-commit").read_text().count("Installed by CreativeVault") == 1
+    git = GitRepo.discover(repo)
+    assert hooks_dir_of(git).resolve() == expected.resolve()
     assert (git._opened is None) == (where == "none")
     git.close()
 
