@@ -201,6 +201,7 @@ def test_pre_commit_hook_refuses_raw_vault_blob_after_user_hook(tmp_path, cv):
     assert marker.read_text() == "ran\nran\nran\n"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="shell hook scripts")
 def test_hooks_go_where_core_hooks_path_points_and_idle_in_other_repositories(tmp_path, cv):
     """With ``core.hooksPath`` (a team's shared hooks folder), git runs no hook from
     .git/hooks: cvault installs there, chaining what the folder had, and its hooks do
