@@ -543,14 +543,18 @@ class GitRepo:
         return [d for d in self.worktree_git_dirs()
                 if os.path.normcase(os.path.normpath(d)) != here]
 
+    def _worktree_head_files(self) -> Iterator[tuple[Path, bytes]]:
+        """``(git dir, what its HEAD file says)`` for every worktree with a readable HEAD."""
+        for git_dir in self.worktree_git_dirs():
+            try:
+                yield git_dir, (git_dir / "HEAD").read_bytes().strip()
+            except OSError:
+                continue
+
     def worktree_heads(self) -> set[str]:
         """The commit every worktree's HEAD names (a detached HEAD is in no ref)."""
         ids: set[str] = set()
-        for git_dir in self.worktree_git_dirs():
-            try:
-                head = (git_dir / "HEAD").read_bytes().strip()
-            except OSError:
-                continue
+        for _git_dir, head in self._worktree_head_files():
             if _HEX_ID.fullmatch(head):
                 ids.add(head.decode())
             elif head.startswith(b"ref: "):
@@ -563,15 +567,10 @@ class GitRepo:
         """branch -> the worktree it is checked out in, over every worktree (git lets a
         branch be checked out in one worktree only)."""
         out: dict[str, Path] = {}
-        for git_dir in self.worktree_git_dirs():
-            try:
-                head = (git_dir / "HEAD").read_bytes().strip()
-            except OSError:
-                continue
-            if not head.startswith(b"ref: refs/heads/"):
-                continue
-            branch = head[len(b"ref: refs/heads/"):].decode("utf-8", "surrogateescape")
-            out.setdefault(branch, self._worktree_of(git_dir))
+        for git_dir, head in self._worktree_head_files():
+            if head.startswith(b"ref: refs/heads/"):
+                branch = head[len(b"ref: refs/heads/"):].decode("utf-8", "surrogateescape")
+                out.setdefault(branch, self._worktree_of(git_dir))
         return out
 
     def _worktree_of(self, git_dir: Path) -> Path:

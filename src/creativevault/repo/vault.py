@@ -1693,47 +1693,38 @@ class Vault:
         out: dict[str, tuple[str, int]] = {}
         seen_blobs: set[str] = set()
         seen_trees: set[str] = set()
+
+        def note(path: str, blob_id: str, where: str) -> None:
+            if blob_id in seen_blobs:
+                return
+            seen_blobs.add(blob_id)
+            try:
+                c = self._content_of_blob(blob_id, path)
+            except PointerError as exc:
+                if broken is None:
+                    raise
+                broken.append(f"broken-pointer {path} in {where} ({exc})")
+                return
+            if c.file_id is not None:
+                out.setdefault(c.file_id, (path, c.size or 0))
+
         for cid in self._reachable_commits():
             tree = self.git.commit(cid).tree
             if tree in seen_trees:
                 continue
             seen_trees.add(tree)
             for path, fe in self.git.flat_tree(tree).items():
-                if fe.blob_id in seen_blobs:
-                    continue
-                seen_blobs.add(fe.blob_id)
-                try:
-                    c = self._content_of_blob(fe.blob_id, path)
-                except PointerError as exc:
-                    if broken is None:
-                        raise
-                    broken.append(f"broken-pointer {path} in commit {cid[:10]} ({exc})")
-                    continue
-                if c.file_id is not None:
-                    out.setdefault(c.file_id, (path, c.size or 0))
+                note(path, fe.blob_id, f"commit {cid[:10]}")
         for path, entry in self._load_statcache().items():
             if entry.file_id is not None:
                 out.setdefault(entry.file_id, (path, entry.size or 0))
         for git_dir in self.git.other_worktrees():
             # what another worktree (git worktree add) has staged but not committed
             index_path = git_dir / "index"
-            if not index_path.exists():
-                continue
-            for path, ientry in self.git.read_index(index_path).items():
-                blob_id = ientry.sha.decode()
-                if blob_id in seen_blobs:
-                    continue
-                seen_blobs.add(blob_id)
-                try:
-                    c = self._content_of_blob(blob_id, path)
-                except PointerError as exc:
-                    if broken is None:
-                        raise
-                    broken.append(f"broken-pointer {path} in the index of the worktree "
-                                  f"{git_dir.name} ({exc})")
-                    continue
-                if c.file_id is not None:
-                    out.setdefault(c.file_id, (path, c.size or 0))
+            if index_path.exists():
+                for path, ientry in self.git.read_index(index_path).items():
+                    note(path, ientry.sha.decode(),
+                         f"the index of the worktree {git_dir.name}")
         return out
 
     def _adopt_worktree_stores(self) -> list[str]:
