@@ -215,3 +215,18 @@ def test_a_push_never_moves_a_branch_checked_out_in_a_linked_worktree(main, tmp_
     run_git(wt, "merge", "-q", "field/scan")
     assert (wt / "scan.tif").read_bytes() == NEW
     assert_clean(wt)
+
+
+def test_gc_refuses_when_another_worktrees_index_is_damaged(main):
+    wt = add_worktree(main, "--detach", "HEAD~1")
+    write(wt / "plate.exr", STAGED)
+    run_git(wt, "add", "plate.exr")  # only that worktree's index refers to it
+    index = main / ".git" / "worktrees" / "wt" / "index"
+    index.write_bytes(b"DIRC" + b"\xff" * 20)  # a torn write
+    with cv.Vault.open(main) as vault:
+        with pytest.raises(cv.VaultError) as err:
+            vault.gc(grace_seconds=0)
+        assert str(index) in str(err.value) and "damaged" in str(err.value)
+        assert vault.store.has_file(sha(STAGED))  # nothing was removed
+    res = cvault(main, "gc", "--grace", "0", code=10)
+    assert str(index) in res.stderr and res.stderr.count("\n") == 1
